@@ -1,0 +1,122 @@
+"""The one data model of webscan.
+
+Every producer (static scanner, crawler, service, extension reports) and every output format
+(table, JSON, JSONL, SARIF) speaks these types, so a finding means the same thing wherever it
+is read. Keep it small: adding a field here changes every border at once.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from enum import Enum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+ATTACK_TECHNIQUE = "T1496"
+"""MITRE ATT&CK Resource Hijacking; confirmed mining maps here (T1496.001 in recent versions)."""
+
+
+class Severity(str, Enum):
+    info = "info"
+    low = "low"
+    medium = "medium"
+    high = "high"
+    critical = "critical"
+
+
+class EvidenceKind(str, Enum):
+    """Where a piece of evidence came from, so a reader knows how to check it."""
+
+    domain = "domain"  # a host or URL pattern of a mining service or pool proxy
+    js = "js"  # JavaScript structure or strings
+    html = "html"  # page structure: script src, iframes, handlers
+    wasm = "wasm"  # WebAssembly module semantics
+    protocol = "protocol"  # pool protocol message shapes
+    runtime = "runtime"  # observed in a browser: workers, sockets, CPU
+    parse = "parse"  # the input could not be fully understood
+
+
+class VerdictLabel(str, Enum):
+    miner = "miner"
+    suspicious = "suspicious"
+    clean = "clean"
+    error = "error"  # could not be analysed; `error` on the report says why
+
+
+VERDICT_RANK = {VerdictLabel.clean: 0, VerdictLabel.suspicious: 1, VerdictLabel.miner: 2}
+
+
+class Location(BaseModel):
+    """Where evidence sits: a file or URL with line/column, or a Wasm function and offset.
+
+    Lines and columns are 1-based, as editors and SARIF count them. `context` says how the
+    thing was reached when it is not the file itself, e.g. "inline <script> #2" or
+    "Wasm decoded from base64 literal at line 14".
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    target: str
+    line: int | None = Field(default=None, ge=1)
+    column: int | None = Field(default=None, ge=1)
+    wasm_function: int | None = Field(default=None, ge=0)
+    wasm_offset: int | None = Field(default=None, ge=0)
+    context: str | None = None
+
+
+class Finding(BaseModel):
+    """One piece of evidence: a rule that matched, where, and what it saw.
+
+    `category` ties the finding to a weight in signatures/verdict.yaml; the verdict module
+    is the only place that turns categories into a score.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    rule: str
+    kind: EvidenceKind
+    category: str
+    severity: Severity
+    message: str
+    location: Location
+    excerpt: str | None = Field(default=None, max_length=400)
+    references: list[str] = Field(default_factory=list)
+
+
+class WasmSummary(BaseModel):
+    """Fingerprint of one WebAssembly module, whether read from disk, inlined or captured."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sha256: str
+    size: int
+    location: Location
+    functions: int = 0
+    instructions: int = 0
+    xor_share: float = 0.0
+    rotates_per_1000: float = 0.0
+    primitives: list[str] = Field(default_factory=list)
+    imports: list[str] = Field(default_factory=list)
+    exports: list[str] = Field(default_factory=list)
+
+
+class Report(BaseModel):
+    """The verdict for one target: a scanned file, or (for the crawler) a visited site."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    path: str | None = None  # exactly as given by the user, for files
+    url: str | None = None  # exactly as given by the user, for sites
+    verdict: VerdictLabel
+    score: float = Field(ge=0.0, le=1.0)
+    technique: str | None = None  # ATT&CK technique when verdict is miner
+    explanation: str
+    error: str | None = None
+    findings: list[Finding] = Field(default_factory=list)
+    wasm_modules: list[WasmSummary] = Field(default_factory=list)
+    size: int | None = None
+    signatures_version: str | None = None
+    scanned_at: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
+    duration_ms: float | None = None
+    tool: Literal["webscan"] = "webscan"

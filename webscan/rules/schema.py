@@ -1,0 +1,225 @@
+"""The signature file format, as pydantic models, so a bad rule is rejected on load with its
+file and id named instead of misbehaving in the middle of a scan.
+
+Every file under signatures/ is YAML with a header (`format`, `kind`) and a list of rules.
+The format is documented for people in signatures/README.md; keep both in step.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from webscan.model import Severity
+
+FORMAT_VERSION = 1
+RULE_ID = r"^[a-z0-9]+(?:[.-][a-z0-9]+)+$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Samples(_Strict):
+    """Inputs the rule must match and must not match; tests/test_signature_samples.py runs them.
+
+    For domain rules a sample is a URL or host; for JS rules a JavaScript source; for protocol
+    rules a JSON message; for Wasm and constant rules a path (relative to the signatures
+    folder's parent) of a module or file.
+    """
+
+    match: list[str] = Field(min_length=1)
+    no_match: list[str] = Field(min_length=1)
+
+
+class RuleBase(_Strict):
+    id: str = Field(pattern=RULE_ID)
+    description: str = Field(min_length=10)
+    severity: Severity
+    category: str
+    references: list[str] = Field(default_factory=list)
+    samples: Samples
+
+
+# --- domains -------------------------------------------------------------------------------
+
+
+class DomainRule(RuleBase):
+    """Hosts (matched with every subdomain) and URL regexes of mining services and proxies."""
+
+    domains: list[str] = Field(default_factory=list)
+    url_patterns: list[str] = Field(default_factory=list)
+
+    @field_validator("domains")
+    @classmethod
+    def _hosts(cls, v: list[str]) -> list[str]:
+        out = []
+        for d in v:
+            d = d.strip().lower().rstrip(".")
+            if not re.fullmatch(r"[a-z0-9*](?:[a-z0-9.-]*[a-z0-9])?", d) or "." not in d:
+                raise ValueError(f"not a host name: {d!r}")
+            out.append(d)
+        return out
+
+    @field_validator("url_patterns")
+    @classmethod
+    def _regexes(cls, v: list[str]) -> list[str]:
+        for p in v:
+            try:
+                re.compile(p)
+            except re.error as e:
+                raise ValueError(f"url pattern {p!r} is not a valid regex: {e}") from None
+        return v
+
+    @model_validator(mode="after")
+    def _something(self) -> "DomainRule":
+        if not self.domains and not self.url_patterns:
+            raise ValueError("a domain rule needs `domains` or `url_patterns`")
+        return self
+
+
+# --- JavaScript ----------------------------------------------------------------------------
+
+
+class JsQuery(_Strict):
+    """A tree-sitter-javascript query; the capture named `hit` locates the finding."""
+
+    query: str
+
+
+class JsTokens(_Strict):
+    """Identifiers and string contents (after de-obfuscation) that must occur in one script.
+
+    `all` must all occur; of `any`, at least `min_any` must. Comments never count.
+    """
+
+    all: list[str] = Field(default_factory=list)
+    any: list[str] = Field(default_factory=list)
+    min_any: int = 1
+
+    @model_validator(mode="after")
+    def _something(self) -> "JsTokens":
+        if not self.all and not self.any:
+            raise ValueError("a tokens match needs `all` or `any`")
+        if self.any and not 1 <= self.min_any <= len(self.any):
+            raise ValueError("`min_any` must be between 1 and the length of `any`")
+        return self
+
+
+class JsRule(RuleBase):
+    match: Union[JsQuery, JsTokens]
+    requires: list[str] = Field(
+        default_factory=list,
+        description="ids of other JS rules that must also match in the same script",
+    )
+
+
+# --- hash constants (shared by the JS and Wasm analysers) ---------------------------------
+
+
+class ConstantSet(RuleBase):
+    """Constants that identify a hashing primitive, as integers and/or byte strings (hex).
+
+    A set is present when at least `min_hits` of its `values` occur (as Wasm/JS integer
+    literals, or little-endian inside Wasm data segments or JS byte arrays), or any of its
+    `byte_patterns` occurs in data.
+    """
+
+    primitive: str
+    family: list[str] = Field(default_factory=list, description="e.g. cryptonight, randomx")
+    width: Literal[32, 64] = 32
+    values: list[int] = Field(default_factory=list)
+    byte_patterns: list[str] = Field(default_factory=list)
+    min_hits: int = 1
+
+    @field_validator("byte_patterns")
+    @classmethod
+    def _hex(cls, v: list[str]) -> list[str]:
+        for p in v:
+            try:
+                if len(bytes.fromhex(p)) < 8:
+                    raise ValueError
+            except ValueError:
+                raise ValueError(f"byte pattern {p[:20]!r} must be hex of at least 8 bytes") from None
+        return v
+
+
+# --- Wasm ----------------------------------------------------------------------------------
+
+
+class WasmRule(RuleBase):
+    """A module-level fingerprint: primitives present, name shapes, instruction density.
+
+    Every condition given must hold. `primitives_min` counts distinct primitives among
+    `primitives_any`.
+    """
+
+    primitives_all: list[str] = Field(default_factory=list)
+    primitives_any: list[str] = Field(default_factory=list)
+    primitives_min: int = 0
+    export_patterns: list[str] = Field(default_factory=list, description="regex, any export")
+    import_patterns: list[str] = Field(default_factory=list, description="regex, any import")
+    min_xor_share: float | None = None
+    min_rotates_per_1000: float | None = None
+    min_instructions: int = 0
+
+
+# --- protocol --------------------------------------------------------------------------------
+
+
+class ProtocolRule(RuleBase):
+    """A pool protocol message by shape: keys that must be present, values that must be equal.
+
+    `shape` is a JSON object template; a value of "*" means any value, a nested object is
+    matched recursively. `direction` says who sends it. In static JS the shape counts as
+    present when its keys and fixed string values all occur in one script.
+    """
+
+    protocol: str
+    direction: Literal["client", "server"]
+    message: str = Field(description="what the message does: login, job, submit, ...")
+    shape: dict
+
+
+# --- verdict -------------------------------------------------------------------------------
+
+
+class Category(_Strict):
+    description: str
+    weight: float = Field(ge=0.0, le=1.0)
+    strong: bool = False
+
+
+class VerdictConfig(_Strict):
+    """Weights and thresholds that turn findings into a verdict (see webscan/verdict.py)."""
+
+    categories: dict[str, Category]
+    miner_threshold: float = Field(ge=0.0, le=1.0)
+    suspicious_threshold: float = Field(ge=0.0, le=1.0)
+    miner_min_strong: int = Field(ge=1, description="distinct strong categories a miner needs")
+    miner_min_categories: int = Field(ge=1, description="distinct categories a miner needs")
+
+
+# --- files ---------------------------------------------------------------------------------
+
+Kind = Literal["domains", "js", "constants", "wasm", "protocol", "verdict"]
+
+
+class RuleFile(_Strict):
+    format: int
+    kind: Kind
+    version: str | None = None
+    description: str | None = None
+    rules: list = Field(default_factory=list)
+    verdict: VerdictConfig | None = None
+
+
+RULE_MODEL: dict[str, type[RuleBase]] = {
+    "domains": DomainRule,
+    "js": JsRule,
+    "constants": ConstantSet,
+    "wasm": WasmRule,
+    "protocol": ProtocolRule,
+}

@@ -1,0 +1,97 @@
+"""Turn evidence into a verdict, a score and an explanation: the only place that does.
+
+Each finding belongs to a category with a weight (signatures/verdict.yaml). Within a category
+only the strongest finding counts, so twenty hits of one weak rule never add up to a miner.
+Categories combine as a noisy-OR: score = 1 - prod(1 - weight). A `miner` verdict needs the
+score over the miner threshold AND enough distinct *strong* categories (kit API use, pool
+protocol, a Wasm PoW combination, a mining-service load): hashing libraries, wallets and
+anti-miner scripts carry weak evidence only, and weak evidence alone tops out at `suspicious`.
+"""
+
+from __future__ import annotations
+
+from webscan.analysis import Analysis
+from webscan.model import ATTACK_TECHNIQUE, Finding, Report, VerdictLabel
+from webscan.rules.schema import VerdictConfig
+
+_SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
+
+
+def _dedupe(findings: list[Finding]) -> list[Finding]:
+    """Same rule at the same place twice (e.g. reached through two decodings) is one finding."""
+    seen: set[tuple] = set()
+    out = []
+    for f in findings:
+        loc = f.location
+        key = (f.rule, loc.target, loc.line, loc.column, loc.wasm_function, loc.context)
+        if key not in seen:
+            seen.add(key)
+            out.append(f)
+    return out
+
+
+def score_findings(findings: list[Finding], config: VerdictConfig) -> tuple[float, dict[str, float]]:
+    """Noisy-OR of the strongest weight per category; returns the score and per-category weight."""
+    best: dict[str, float] = {}
+    for f in findings:
+        cat = config.categories.get(f.category)
+        if cat is not None:
+            best[f.category] = max(best.get(f.category, 0.0), cat.weight)
+    remaining = 1.0
+    for w in best.values():
+        remaining *= 1.0 - w
+    return round(1.0 - remaining, 4), best
+
+
+def judge(analysis: Analysis, config: VerdictConfig, **report_fields) -> Report:
+    """Build the Report for one target from everything observed about it."""
+    findings = sorted(
+        _dedupe(analysis.findings),
+        key=lambda f: (-config.categories[f.category].weight if f.category in config.categories else 0,
+                       _SEVERITY_ORDER[f.severity.value]),
+    )
+    score, cats = score_findings(findings, config)
+    strong = sorted(c for c in cats if config.categories[c].strong)
+    notes = "".join(f" Note: {n}" for n in analysis.notes)
+    if analysis.fatal and not findings:
+        return Report(
+            verdict=VerdictLabel.error, score=0.0, error=analysis.fatal,
+            explanation=f"Could not be analysed: {analysis.fatal}.{notes}",
+            findings=findings, wasm_modules=analysis.wasm_modules, **report_fields,
+        )
+    if (score >= config.miner_threshold and len(strong) >= config.miner_min_strong
+            and len(cats) >= config.miner_min_categories):
+        label = VerdictLabel.miner
+    elif score >= config.suspicious_threshold or strong:
+        label = VerdictLabel.suspicious
+    else:
+        label = VerdictLabel.clean
+    explanation = _explain(label, score, cats, strong, findings, config) + notes
+    return Report(
+        verdict=label,
+        score=score,
+        technique=ATTACK_TECHNIQUE if label is VerdictLabel.miner else None,
+        explanation=explanation,
+        error=analysis.fatal,
+        findings=findings,
+        wasm_modules=analysis.wasm_modules,
+        **report_fields,
+    )
+
+
+def _explain(label: VerdictLabel, score: float, cats: dict[str, float], strong: list[str],
+             findings: list[Finding], config: VerdictConfig) -> str:
+    if not findings:
+        return "No evidence of mining found."
+    ranked = sorted(cats, key=lambda c: -cats[c])
+    parts = []
+    for c in ranked[:4]:
+        top = next(f for f in findings if f.category == c)
+        parts.append(f"{c} ({top.rule}: {top.message})")
+    head = {
+        VerdictLabel.miner: f"Mining (ATT&CK {ATTACK_TECHNIQUE}): strong evidence from {', '.join(strong)}",
+        VerdictLabel.suspicious: "Suspicious: evidence is not conclusive for mining",
+        VerdictLabel.clean: "Clean: only weak, common signals",
+    }[label]
+    more = f"; and {len(ranked) - 4} more categories" if len(ranked) > 4 else ""
+    return f"{head}; score {score:.2f}. Evidence: " + "; ".join(parts) + more + "."
