@@ -1,0 +1,3 @@
+from webscan.cli import main
+
+main()

@@ -1,0 +1,289 @@
+"""The `webscan` command. It parses arguments, shows progress and writes outputs; every
+decision about mining lives in the analysers and webscan.verdict.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import time
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+from webscan import __version__
+
+app = typer.Typer(
+    name="webscan",
+    help=(
+        "Find cryptojacking (in-browser cryptocurrency mining, ATT&CK T1496) in web pages, "
+        "JavaScript and WebAssembly, and explain every verdict.\n\n"
+        "Start with:  webscan scan site_fixtures/   (or any folder of .js/.html/.wasm files)"
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+signatures_app = typer.Typer(help="Inspect, check and import signature sets.", no_args_is_help=True)
+app.add_typer(signatures_app, name="signatures")
+
+err = Console(stderr=True, highlight=False)
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+    jsonl = "jsonl"
+    sarif = "sarif"
+
+
+class FailOn(str, Enum):
+    miner = "miner"
+    suspicious = "suspicious"
+    never = "never"
+
+
+def _fail(message: str, code: int = 2) -> None:
+    err.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(code)
+
+
+def _load_sigs(dirs: list[Path] | None):
+    from webscan.rules.loader import SignatureError, load_signatures
+
+    try:
+        return load_signatures(dirs or None)
+    except SignatureError as e:
+        _fail(f"invalid signatures: {e}")
+
+
+SigOpt = Annotated[
+    Optional[list[Path]],
+    typer.Option("--signatures", "-s", help="Signature folder to use instead of the bundled set "
+                 "(repeat to add folders; the first needs a manifest.yaml).",
+                 envvar="WEBSCAN_SIGNATURES_DIR"),
+]
+
+
+@app.command()
+def scan(
+    paths: Annotated[list[str], typer.Argument(
+        help="Files or folders. Folders are searched recursively for .js .mjs .cjs .html .htm "
+             ".wasm; a file named explicitly is scanned whatever its name.", show_default=False)],
+    format: Annotated[Format, typer.Option("--format", "-f", help="table for people; json, "
+                      "jsonl (one object per file, streamed) or sarif (2.1.0, for CI code "
+                      "scanning) for tools.")] = Format.table,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the report here "
+                      "instead of standard output.")] = None,
+    fail_on: Annotated[FailOn, typer.Option("--fail-on", help="Exit 1 when any file is judged "
+                       "this or worse: miner, suspicious (includes miner), or never.")] = FailOn.miner,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=0, help="Worker processes; 0 means one "
+                    "per core.")] = 0,
+    max_size: Annotated[float, typer.Option("--max-size", min=0.001, help="Largest file to read, "
+                        "in MB; larger ones get an error verdict.")] = 64.0,
+    page_url: Annotated[Optional[str], typer.Option("--page-url", help="URL the scanned HTML is "
+                        "served at, to tell first-party from third-party scripts.")] = None,
+    show_clean: Annotated[bool, typer.Option("--show-clean/--hide-clean", help="List clean files "
+                          "in the table.")] = True,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")] = False,
+    signatures: SigOpt = None,
+) -> None:
+    """Scan files and folders statically and print a verdict per file with its evidence.
+
+    Verdicts: miner (mining code, ATT&CK T1496), suspicious (signs, not conclusive), clean,
+    error (could not be analysed; the reason is given).
+
+    Exit codes: 0 nothing at or above --fail-on, 1 something was, 2 usage or setup error,
+    130 interrupted.
+
+    Examples:
+
+      webscan scan dist/ --format sarif -o webscan.sarif --fail-on suspicious
+
+      webscan scan page.html --page-url https://example.org/ --format json
+    """
+    from webscan.model import VERDICT_RANK, VerdictLabel
+    from webscan.output.summary import summary_line, verdict_counts
+    from webscan.parallel import scan_targets
+    from webscan.scanner import iter_targets
+
+    sigs = _load_sigs(signatures)
+    targets = list(iter_targets(paths))
+    if not targets:
+        _fail("no .js, .mjs, .cjs, .html, .htm or .wasm files found under: " + ", ".join(paths)
+              + " (name a file explicitly to scan it whatever its suffix)", 2)
+    total_bytes = sum(t.size for t in targets)
+    out_stream, finish = _open_output(output, format)
+    reports = []
+    started = time.perf_counter()
+    show_progress = not quiet and err.is_terminal and len(targets) > 1
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    progress = Progress(TextColumn("scanning"), BarColumn(), MofNCompleteColumn(),
+                        TimeRemainingColumn(), TextColumn("{task.fields[name]}"),
+                        console=err, transient=True, disable=not show_progress)
+    interrupted = False
+    try:
+        with progress:
+            task = progress.add_task("scan", total=len(targets), name="")
+            for report in scan_targets(targets, sigs=sigs,
+                                       sig_dirs=[str(s) for s in signatures] if signatures else None,
+                                       jobs=jobs or None, max_bytes=int(max_size * 1e6),
+                                       page_url=page_url):
+                reports.append(report)
+                if format is Format.jsonl:
+                    out_stream.write(report.model_dump_json() + "\n")
+                    out_stream.flush()
+                progress.update(task, advance=1, name=os.path.basename(report.path or "")[:40])
+    except KeyboardInterrupt:
+        interrupted = True
+    elapsed = time.perf_counter() - started
+    if format is Format.table:
+        from webscan.output.table import render
+
+        render(reports, Console(file=out_stream, highlight=False,
+                                force_terminal=None if output is None else False),
+               show_clean=show_clean)
+    elif format is Format.json:
+        doc = {"tool": "webscan", "version": __version__, "signatures_version": sigs.version,
+               "summary": verdict_counts(reports),
+               "reports": [json.loads(r.model_dump_json()) for r in reports]}
+        out_stream.write(json.dumps(doc, indent=2) + "\n")
+    elif format is Format.sarif:
+        from webscan.output.sarif import to_sarif
+
+        out_stream.write(json.dumps(to_sarif(reports, sigs), indent=2) + "\n")
+    finish()
+    if not quiet:
+        err.print(summary_line(reports, elapsed, total_bytes))
+        if output is not None:
+            err.print(f"Report written to {output}")
+    if interrupted:
+        err.print(f"[yellow]interrupted[/] after {len(reports)} of {len(targets)} files; "
+                  "the report holds those scanned so far")
+        raise typer.Exit(130)
+    if fail_on is not FailOn.never:
+        bar = VERDICT_RANK[VerdictLabel(fail_on.value)]
+        if any(VERDICT_RANK.get(r.verdict, -1) >= bar for r in reports):
+            raise typer.Exit(1)
+
+
+def _open_output(output: Path | None, format: Format):
+    """Standard output, or a file written so that a crash never leaves half a report.
+
+    JSONL is appended line by line (each line complete and flushed); the other formats go to a
+    temporary file renamed over the target at the end.
+    """
+    if output is None:
+        return sys.stdout, lambda: sys.stdout.flush()
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        if format is Format.jsonl:
+            f = open(output, "w", encoding="utf-8")
+            return f, f.close
+        fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", dir=output.parent)
+        f = os.fdopen(fd, "w", encoding="utf-8")
+    except OSError as e:
+        _fail(f"cannot write {output}: {e.strerror or e}")
+
+    def finish() -> None:
+        f.close()
+        os.replace(tmp, output)
+
+    return f, finish
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of a report (one per file or site): the model every output,
+    the service and the extension share."""
+    from webscan.model import Report
+
+    typer.echo(json.dumps(Report.model_json_schema(), indent=2))
+
+
+@signatures_app.command("list")
+def signatures_list(signatures: SigOpt = None) -> None:
+    """List every rule with its id, kind, category and severity."""
+    from rich.table import Table
+
+    sigs = _load_sigs(signatures)
+    table = Table("id", "kind", "category", "severity", "description")
+    for kind in ("domains", "js", "protocol", "constants", "wasm"):
+        for r in getattr(sigs, kind):
+            table.add_row(r.id, kind, r.category, r.severity.value, r.description[:80])
+    Console(highlight=False).print(table)
+    err.print(f"signature set {sigs.version} ({sigs.digest}), {len(sigs.all_rules())} rules")
+
+
+@signatures_app.command("check")
+def signatures_check(signatures: SigOpt = None) -> None:
+    """Validate a signature set and run every rule's must-match and must-not-match samples."""
+    from webscan.rules.samples import run_samples
+
+    sigs = _load_sigs(signatures)
+    from webscan.rules.loader import default_signature_dirs
+
+    base = (signatures[0] if signatures else default_signature_dirs()[0]).resolve().parent
+    failures = run_samples(sigs, base=base)
+    for f in failures:
+        err.print(f"[red]FAIL[/] {f}")
+    if failures:
+        raise typer.Exit(1)
+    err.print(f"signature set {sigs.version}: {len(sigs.all_rules())} rules, all samples behave")
+
+
+@signatures_app.command("import")
+def signatures_import(
+    file: Annotated[Path, typer.Argument(help="An Adblock/uBlock filter list, a hosts file or a "
+                                         "plain list of hosts.", show_default=False)],
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write the signature file "
+                   "here (put it in a folder passed with --signatures, or in signatures/).")] = None,
+    rule_id: Annotated[Optional[str], typer.Option("--id", help="Rule id to give the imported "
+                       "list (default: derived from the file name).")] = None,
+) -> None:
+    """Convert a public blocklist into webscan's domain signature format.
+
+    Example:  webscan signatures import nocoin.txt -o mysigs/nocoin.yaml
+    """
+    from webscan.rules.importer import import_blocklist
+
+    try:
+        text = file.read_text(encoding="utf-8", errors="replace")
+    except OSError as e:
+        _fail(f"cannot read {file}: {e.strerror or e}")
+    result = import_blocklist(text, source=file.name, rule_id=rule_id)
+    if out is None:
+        typer.echo(result.yaml_text, nl=False)
+    else:
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(result.yaml_text, encoding="utf-8")
+        except OSError as e:
+            _fail(f"cannot write {out}: {e.strerror or e}")
+    err.print(result.summary() if hasattr(result, "summary") else str(result.hosts_imported))
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"webscan {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                                help="Print the version and exit.")] = False) -> None:
+    pass
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

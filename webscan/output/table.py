@@ -1,0 +1,52 @@
+"""The human view: one row per file, then the evidence for every flagged file."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from webscan.model import Finding, Report, VerdictLabel
+
+STYLE = {"miner": "bold red", "suspicious": "yellow", "clean": "green", "error": "magenta"}
+
+
+def _where(f: Finding) -> str:
+    loc = f.location
+    if loc.line:
+        s = f"{loc.target}:{loc.line}" + (f":{loc.column}" if loc.column else "")
+    elif loc.wasm_function is not None:
+        s = f"{loc.target} func {loc.wasm_function}" + (
+            f" @0x{loc.wasm_offset:x}" if loc.wasm_offset is not None else "")
+    else:
+        s = loc.target
+    return s + (f" ({loc.context})" if loc.context else "")
+
+
+def render(reports: list[Report], console: Console, *, show_clean: bool = True,
+           max_findings: int = 8) -> None:
+    table = Table(show_header=True, header_style="bold", expand=False)
+    table.add_column("file")
+    table.add_column("verdict")
+    table.add_column("score", justify="right")
+    table.add_column("why")
+    for r in reports:
+        if not show_clean and r.verdict is VerdictLabel.clean:
+            continue
+        why = r.error or (r.findings[0].message if r.findings else "")
+        table.add_row(r.path or r.url or "?", Text(r.verdict.value, style=STYLE[r.verdict.value]),
+                      f"{r.score:.2f}", why)
+    console.print(table)
+    for r in reports:
+        if r.verdict not in (VerdictLabel.miner, VerdictLabel.suspicious):
+            continue
+        console.print(Text(f"\n{r.path or r.url}: {r.verdict.value}", style=STYLE[r.verdict.value]))
+        console.print(f"  {r.explanation}", highlight=False)
+        for f in r.findings[:max_findings]:
+            console.print(f"  - [{f.severity.value}] {f.rule}: {f.message}", highlight=False)
+            console.print(f"      at {_where(f)}", highlight=False)
+            if f.excerpt:
+                console.print(f"      {f.excerpt}", style="dim", highlight=False, markup=False)
+        if len(r.findings) > max_findings:
+            console.print(f"  ... and {len(r.findings) - max_findings} more findings "
+                          "(use --format json for all)")
