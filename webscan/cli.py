@@ -251,13 +251,16 @@ def signatures_import(
 
     Example:  webscan signatures import nocoin.txt -o mysigs/nocoin.yaml
     """
-    from webscan.rules.importer import import_blocklist
+    from webscan.rules.importer import BlocklistError, import_blocklist
 
     try:
         text = file.read_text(encoding="utf-8", errors="replace")
     except OSError as e:
         _fail(f"cannot read {file}: {e.strerror or e}")
-    result = import_blocklist(text, source=file.name, rule_id=rule_id)
+    try:
+        result = import_blocklist(text, source=file.name, rule_id=rule_id)
+    except BlocklistError as e:
+        _fail(f"{file}: {e}")
     if out is None:
         typer.echo(result.yaml_text, nl=False)
     else:
@@ -266,7 +269,7 @@ def signatures_import(
             out.write_text(result.yaml_text, encoding="utf-8")
         except OSError as e:
             _fail(f"cannot write {out}: {e.strerror or e}")
-    err.print(result.summary() if hasattr(result, "summary") else str(result.hosts_imported))
+    err.print(result.summary(), markup=False)
 
 
 def _version(value: bool) -> None:
