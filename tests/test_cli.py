@@ -136,7 +136,7 @@ def test_large_file_scans(tmp_path):
     big = tmp_path / "huge.js"
     with open(big, "w") as f:
         chunk = "function f%d(a){return a*%d+1;}\n"
-        for i in range(1_600_000):
+        for i in range(1_300_000):
             f.write(chunk % (i, i))
         f.write(MINER_SNIPPET)
     assert big.stat().st_size > 50_000_000
@@ -186,16 +186,16 @@ def test_signatures_check_and_list():
 
 def test_signatures_import_writes_a_loadable_file(tmp_path):
     lst = tmp_path / "nocoin.txt"
-    lst.write_text("! a list\n||evil-miner.example^\n||other-pool.example^$third-party\n"
-                   "example.com##.ad\n0.0.0.0 third-miner.example\n")
+    lst.write_text("! a list\n||evil-miner-test.net^\n||other-pool-test.net^$third-party\n"
+                   "example.com##.ad\n0.0.0.0 third-miner-test.org\n")
     out = tmp_path / "extra" / "nocoin.yaml"
     r = run_cli("signatures", "import", str(lst), "-o", str(out))
     assert r.returncode == 0, r.stderr
     page = tmp_path / "p.html"
-    page.write_text('<html><script src="https://cdn.evil-miner.example/lib.js"></script></html>')
+    page.write_text('<html><script src="https://cdn.evil-miner-test.net/lib.js"></script></html>')
     from conftest import ROOT
 
     r = run_cli("scan", str(page), "-s", str(ROOT / "signatures"), "-s", str(out.parent),
                 "--format", "jsonl", "--fail-on", "never")
     row = _jsonl(r.stdout)[0]
-    assert any("evil-miner.example" in (f["excerpt"] or "") + f["message"] for f in row["findings"]), row
+    assert any("evil-miner-test.net" in (f["excerpt"] or "") + f["message"] for f in row["findings"]), row

@@ -152,6 +152,12 @@ def load_signatures(dirs: list[Path] | None = None) -> SignatureSet:
         for req in rule.requires:
             if req not in js_ids:
                 raise SignatureError(f"{sources[rule.id]}: rule {rule.id}: requires unknown rule {req}")
+    shape_ids = {r.id for r in out["protocol"] if r.shape is not None}
+    for rule in out["protocol"]:
+        for req in rule.all_of:
+            if req not in shape_ids:
+                raise SignatureError(f"{sources[rule.id]}: rule {rule.id}: all_of names {req}, "
+                                     "which is not a protocol rule with a shape")
     primitives = {c.primitive for c in out["constants"]}
     for rule in out["wasm"]:
         for p in (*rule.primitives_all, *rule.primitives_any):

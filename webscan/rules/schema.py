@@ -174,13 +174,26 @@ class ProtocolRule(RuleBase):
 
     `shape` is a JSON object template; a value of "*" means any value, a nested object is
     matched recursively. `direction` says who sends it. In static JS the shape counts as
-    present when its keys and fixed string values all occur in one script.
+    present when its keys and fixed string values all occur in one script. A *session* rule
+    has `all_of` instead of a shape: it holds when every listed rule holds (a client that both
+    logs in and submits shares is a mining client, whatever it is called).
     """
 
     protocol: str
     direction: Literal["client", "server"]
     message: str = Field(description="what the message does: login, job, submit, ...")
-    shape: dict
+    shape: dict | None = None
+    all_of: list[str] = Field(
+        default_factory=list,
+        description="a session rule: ids of other protocol rules that must all be seen in the "
+                    "same script or connection (e.g. a login and a share submit)",
+    )
+
+    @model_validator(mode="after")
+    def _shape_or_session(self) -> "ProtocolRule":
+        if (self.shape is None) == (not self.all_of):
+            raise ValueError("a protocol rule needs exactly one of `shape` or `all_of`")
+        return self
 
 
 # --- verdict -------------------------------------------------------------------------------

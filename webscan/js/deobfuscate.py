@@ -1,0 +1,452 @@
+"""Undo, statically and with bounded work, the tricks miners use to hide their strings and code.
+
+Nothing here executes JavaScript. We evaluate only expressions made entirely of literals
+(strings, concatenations, atob/unescape/fromCharCode of literals, the classic p,a,c,k,e,d
+packer), because that is what packers leave behind, and because anything that needs a real
+interpreter could also loop forever. Every result remembers where it came from so a finding
+inside decoded text still points at a place in the original file.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import urllib.parse
+from dataclasses import dataclass
+
+from tree_sitter import Node
+
+MAX_DECODED = 4 * 1024 * 1024
+"""Largest decoded string or payload kept; larger ones are truncated (and noted by the engine)."""
+MAX_EVAL_DEPTH = 24
+"""How deep a literal expression is evaluated; packers need a handful of levels."""
+MAX_STRING_ARRAYS = 200
+MAX_ESCAPED_STRINGS = 20000
+MAX_BASE64_LITERALS = 2000
+MAX_ARRAY_ENTRIES = 5000
+# an entry worth trying as base64: only base64 characters, at least one digit or a case mix
+_B64_ENTRY = re.compile(r"^(?=[^a-z]*[a-z])(?=[^A-Z0-9]*[A-Z0-9])[A-Za-z0-9+/]+={0,2}$")
+
+
+@dataclass
+class Decoded:
+    """A string or payload recovered from the source.
+
+    `start` is the byte offset in the analysed source of the literal or expression it came
+    from, so findings can point there. `payload` marks JavaScript to analyse again; otherwise
+    the text is only searched for tokens, domains and embedded Wasm.
+    """
+
+    text: str
+    start: int
+    how: str
+    payload: bool = False
+    raw: bytes | None = None  # binary result (atob of non-text), for embedded Wasm
+
+
+# --- string literals -----------------------------------------------------------------------
+
+_ESCAPE = re.compile(
+    r"\\(?:x([0-9A-Fa-f]{2})|u([0-9A-Fa-f]{4})|u\{([0-9A-Fa-f]{1,6})\}|([0-7]{1,3})|(\r\n|[\s\S]))"
+)
+_SIMPLE = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "v": "\v", "0": "\0",
+           "\n": "", "\r\n": "", "\u2028": "", "\u2029": ""}
+
+
+def _escape_sub(m: re.Match) -> str:
+    hx, u4, ub, octal, other = m.groups()
+    try:
+        if hx:
+            return chr(int(hx, 16))
+        if u4:
+            return chr(int(u4, 16))
+        if ub:
+            return chr(min(int(ub, 16), 0x10FFFF))
+        if octal:
+            return chr(int(octal, 8))
+    except ValueError:
+        return m.group(0)
+    return _SIMPLE.get(other, other)
+
+
+def unescape_js(body: str) -> str:
+    """The value of a JS string literal's body (between the quotes)."""
+    if "\\" not in body:
+        return body
+    s = _ESCAPE.sub(_escape_sub, body)
+    # join UTF-16 surrogate pairs written as two \u escapes
+    if any("\ud800" <= c <= "\udfff" for c in s):
+        s = s.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return s
+
+
+def literal_text(node: Node) -> str | None:
+    """The value of a string literal or a template without substitutions, else None."""
+    t = node.type
+    if t == "string":
+        raw = node.text or b""
+        return unescape_js(raw[1:-1].decode("utf-8", "replace")) if len(raw) >= 2 else None
+    if t == "template_string":
+        for c in node.named_children:
+            if c.type == "template_substitution":
+                return None
+        raw = node.text or b""
+        return unescape_js(raw[1:-1].decode("utf-8", "replace")) if len(raw) >= 2 else None
+    return None
+
+
+def printable_share(s: str) -> float:
+    if not s:
+        return 0.0
+    good = sum(1 for c in s if c.isprintable() or c in "\n\r\t")
+    return good / len(s)
+
+
+def is_texty(data: bytes, *, min_share: float = 0.95) -> str | None:
+    """Decoded bytes as text when they look like text (UTF-8, mostly printable), else None."""
+    try:
+        s = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return s if len(s) >= 2 and printable_share(s[:4096]) >= min_share else None
+
+
+_B64_STD = re.compile(r"^[A-Za-z0-9+/]+={0,2}$")
+# javascript-obfuscator encodes its string array with the base64 alphabet in swapped case
+_SWAP = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz",
+                      "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+def b64decode_loose(s: str) -> bytes | None:
+    """Base64 (standard or URL-safe, padding optional) to bytes, or None."""
+    s = s.strip()
+    if len(s) < 4 or len(s) > MAX_DECODED * 4 // 3 + 4:
+        return None
+    s = s.replace("-", "+").replace("_", "/")
+    if not _B64_STD.match(s):
+        return None
+    s = s.rstrip("=")
+    s += "=" * (-len(s) % 4)
+    try:
+        return base64.b64decode(s, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def b64_text(s: str, *, min_len: int = 8) -> str | None:
+    """Text hidden in a base64 string, trying the obfuscator's swapped alphabet as well."""
+    if len(s) < min_len:
+        return None
+    for cand in (s, s.translate(_SWAP)):
+        data = b64decode_loose(cand)
+        if data is not None:
+            text = is_texty(data)
+            if text is not None and any(c.isalpha() for c in text):
+                return text
+    return None
+
+
+# --- evaluating literal expressions (packers) ------------------------------------------------
+
+_DECODERS = {"atob", "unescape", "decodeURIComponent", "decodeURI", "escape"}
+
+
+def _callee_name(fn: Node) -> str | None:
+    if fn.type == "identifier":
+        return (fn.text or b"").decode("utf-8", "replace")
+    if fn.type == "member_expression":
+        prop = fn.child_by_field_name("property")
+        obj = fn.child_by_field_name("object")
+        if prop is not None and obj is not None:
+            o = (obj.text or b"")[:32].decode("utf-8", "replace")
+            return f"{o}.{(prop.text or b'').decode('utf-8', 'replace')}"
+    return None
+
+
+def _unparen(node: Node) -> Node:
+    while node.type == "parenthesized_expression" and node.named_child_count == 1:
+        node = node.named_children[0]
+    return node
+
+
+def evaluate(node: Node, depth: int = 0) -> tuple[str, list[str]] | None:
+    """The string value of an expression built only from literals, with the decoders used.
+
+    Returns (value, steps) where steps name the decoders applied (e.g. ["atob"]); None when
+    the expression depends on anything not known statically. Depth is bounded, so nested
+    input cannot exhaust the Python stack.
+    """
+    if depth > MAX_EVAL_DEPTH:
+        return None
+    node = _unparen(node)
+    lit = literal_text(node)
+    if lit is not None:
+        return lit, []
+    t = node.type
+    if t == "number":
+        return (node.text or b"").decode(), []
+    if t == "binary_expression":
+        op = node.child_by_field_name("operator")
+        if op is None or op.type != "+":
+            return None
+        # walk the left spine iteratively: 'a' + 'b' + 'c' nests to the left
+        parts: list[Node] = []
+        cur = node
+        while cur.type == "binary_expression" and len(parts) < 10000:
+            o = cur.child_by_field_name("operator")
+            if o is None or o.type != "+":
+                break
+            right = cur.child_by_field_name("right")
+            if right is None:
+                return None
+            parts.append(right)
+            cur = _unparen(cur.child_by_field_name("left") or cur)
+        parts.append(cur)
+        out, steps, total = [], [], 0
+        for p in reversed(parts):
+            v = evaluate(p, depth + 1)
+            if v is None:
+                return None
+            out.append(v[0])
+            steps += v[1]
+            total += len(v[0])
+            if total > MAX_DECODED:
+                return None
+        return "".join(out), steps
+    if t == "call_expression":
+        fn = node.child_by_field_name("function")
+        args = node.child_by_field_name("arguments")
+        if fn is None or args is None:
+            return None
+        fn = _unparen(fn)
+        name = _callee_name(fn)
+        argv = args.named_children
+        if name in _DECODERS and len(argv) >= 1:
+            inner = evaluate(argv[0], depth + 1)
+            if inner is None:
+                return None
+            value = _apply_decoder(name, inner[0])
+            return None if value is None else (value, inner[1] + [name])
+        if name in ("String.fromCharCode", "String.fromCodePoint"):
+            chars = []
+            for a in argv[:MAX_DECODED]:
+                a = _unparen(a)
+                if a.type != "number":
+                    return None
+                try:
+                    chars.append(chr(int((a.text or b"0").decode(), 0)))
+                except ValueError:
+                    return None
+            return "".join(chars), [name]
+        if fn.type == "function_expression":
+            unpacked = unpack_packer_call(fn, argv, depth)
+            if unpacked is not None:
+                return unpacked, ["p,a,c,k,e,d packer"]
+        # "...".split("").reverse().join("") and similar need an interpreter: give up
+    return None
+
+
+def _apply_decoder(name: str, value: str) -> str | None:
+    try:
+        if name == "atob":
+            data = b64decode_loose(value)
+            return None if data is None else data.decode("latin-1")
+        if name == "unescape":
+            s = re.sub(r"%u([0-9A-Fa-f]{4})", lambda m: chr(int(m.group(1), 16)), value)
+            return urllib.parse.unquote(s, encoding="latin-1")
+        if name in ("decodeURIComponent", "decodeURI"):
+            return urllib.parse.unquote(value, errors="replace")
+        if name == "escape":
+            return value
+    except (ValueError, UnicodeError):
+        return None
+    return None
+
+
+# --- the Dean Edwards packer: eval(function(p,a,c,k,e,d){...}('payload',62,N,'k|e|y'.split('|'),0,{}))
+
+_WORD = re.compile(r"\b\w+\b")
+_DIGITS = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def _base_n(n: int, radix: int) -> str:
+    """The packer's own encoding of a word index (base 62, with chr(n+29) above 35)."""
+    out = ""
+    while True:
+        d = n % radix
+        out = (chr(d + 29) if d > 35 else _DIGITS[d]) + out
+        n //= radix
+        if n == 0:
+            return out
+
+
+def unpack_packer_call(fn: Node, argv: list[Node], depth: int) -> str | None:
+    """Unpack the p,a,c,k,e,d packer when its arguments are literals; bounded work."""
+    params = fn.child_by_field_name("parameters")
+    if params is None or params.named_child_count < 4 or len(argv) < 4:
+        return None
+    payload = evaluate(argv[0], depth + 1)
+    if payload is None:
+        return None
+    try:
+        radix = int((_unparen(argv[1]).text or b"").decode(), 0)
+        count = int((_unparen(argv[2]).text or b"").decode(), 0)
+    except ValueError:
+        return None
+    kw_node = _unparen(argv[3])
+    keywords: list[str] | None = None
+    # 'a|b|c'.split('|')
+    if kw_node.type == "call_expression":
+        f = kw_node.child_by_field_name("function")
+        a = kw_node.child_by_field_name("arguments")
+        if f is not None and f.type == "member_expression" and a is not None:
+            obj = f.child_by_field_name("object")
+            prop = f.child_by_field_name("property")
+            if obj is not None and prop is not None and prop.text == b"split" and a.named_child_count == 1:
+                words = evaluate(obj, depth + 1)
+                sep = evaluate(a.named_children[0], depth + 1)
+                if words is not None and sep is not None and sep[0]:
+                    keywords = words[0].split(sep[0])
+    if keywords is None or not 2 <= radix <= 95 or count > 1_000_000:
+        return None
+    table: dict[str, str] = {}
+    for i in range(min(count, len(keywords))):
+        if keywords[i]:
+            table[_base_n(i, radix)] = keywords[i]
+    text = payload[0]
+    if len(text) > MAX_DECODED:
+        return None
+    return _WORD.sub(lambda m: table.get(m.group(0), m.group(0)), text)
+
+
+# --- raw-text scans (cheap, then confirmed with the tree) ------------------------------------
+
+_STR = rb"(?:'(?:[^'\\\n]|\\.)*+'|\"(?:[^\"\\\n]|\\.)*+\")"
+_STRING_ARRAY = re.compile(rb"\[\s*+" + _STR + rb"(?:\s*+,\s*+" + _STR + rb"){7,}+\s*+,?\s*+\]")
+_ONE_STR = re.compile(_STR)
+_ESCAPE_HIT = re.compile(rb"\\(?:x[0-9A-Fa-f]{2}|u[0-9A-Fa-f]{4}|u\{[0-9A-Fa-f]{1,6}\})")
+# escapes of printable ASCII: what hiding a word needs (benign code escapes other characters)
+_ASCII_ESCAPE_HIT = re.compile(rb"\\(?:x[2-7][0-9A-Fa-f]|u00[2-7][0-9A-Fa-f]|u\{0*[2-7][0-9A-Fa-f]\})")
+_LONG_B64 = re.compile(rb"['\"`]([A-Za-z0-9+/]{64,}+={0,2})['\"`]")
+_DATA_JS = re.compile(rb"data:(?:text|application)/(?:x-)?(?:javascript|ecmascript)(?:;charset=[\w-]+)?;base64,([A-Za-z0-9+/=]{16,}+)")
+_JSISH = re.compile(r"\bfunction\b|=>|\bvar\s|\blet\s|\bconst\s|\breturn\b|[;{}]")
+
+
+def looks_like_js(text: str) -> bool:
+    """Enough code punctuation and keywords that analysing it as JavaScript is worth it."""
+    return len(text) >= 24 and len(_JSISH.findall(text[:4096])) >= 3
+
+
+@dataclass
+class StringArrayInfo:
+    start: int
+    entries: int
+    base64_entries: int
+    escaped_entries: int
+
+
+def string_arrays(src: bytes) -> tuple[list[Decoded], list[StringArrayInfo]]:
+    """Entries of big string-literal arrays (javascript-obfuscator style), decoded.
+
+    The rotation and index arithmetic need execution; the strings do not: they are the
+    evidence. Entries that are plain text are already visible to the token scan, so only
+    escaped or base64-encoded entries are returned.
+    """
+    out: list[Decoded] = []
+    infos: list[StringArrayInfo] = []
+    for n, m in enumerate(_STRING_ARRAY.finditer(src)):
+        if n >= MAX_STRING_ARRAYS:
+            break
+        entries = _ONE_STR.findall(m.group(0))
+        b64 = esc = 0
+        for e in entries[:MAX_ARRAY_ENTRIES]:
+            body = e[1:-1].decode("utf-8", "replace")
+            value = unescape_js(body)
+            if value != body:
+                esc += 1
+                out.append(Decoded(value, m.start(), "escaped string-array entry"))
+            text = b64_text(value) if len(value) >= 8 and _B64_ENTRY.match(value) else None
+            if text is not None:
+                b64 += 1
+                out.append(Decoded(text, m.start(), "base64 string-array entry"))
+        infos.append(StringArrayInfo(m.start(), len(entries), b64, esc))
+    return out, infos
+
+
+def escaped_strings(src: bytes, root: Node | None) -> tuple[list[Decoded], int]:
+    """String literals written with \\xNN / \\uNNNN escapes, decoded.
+
+    Returns the decoded strings and how many of them escape plain ASCII letters or digits,
+    which legitimate code has no reason to do (it escapes control or non-ASCII characters).
+    """
+    out: list[Decoded] = []
+    hidden = 0
+    last_end = -1
+    seen = 0
+    for m in _ASCII_ESCAPE_HIT.finditer(src):
+        if m.start() < last_end:
+            continue
+        if root is None:
+            # no tree (file too large to parse): take the enclosing quotes on this line
+            ls = src.rfind(b"\n", 0, m.start()) + 1
+            le = src.find(b"\n", m.end())
+            le = len(src) if le < 0 else le
+            s = next((sm for sm in _ONE_STR.finditer(src, ls, le)
+                      if sm.start() <= m.start() < sm.end()), None)
+            if s is None:
+                last_end = m.end()
+                continue
+            start, end, body = s.start(), s.end(), s.group(0)[1:-1].decode("utf-8", "replace")
+        else:
+            node = root.descendant_for_byte_range(m.start(), m.end())
+            hops = 0
+            while node is not None and node.type not in ("string", "template_string") and hops < 3:
+                node = node.parent
+                hops += 1
+            if node is None or node.type not in ("string", "template_string"):
+                last_end = m.end()
+                continue
+            start, end = node.start_byte, node.end_byte
+            body = src[start + 1:end - 1].decode("utf-8", "replace")
+        last_end = end
+        seen += 1
+        if seen > MAX_ESCAPED_STRINGS:
+            break
+        value = unescape_js(body[:MAX_DECODED])
+        if value == body:
+            continue
+        escapes = _ESCAPE_HIT.findall(body.encode("utf-8", "replace"))
+        plain = sum(1 for e in escapes if _plain_ascii(e))
+        if escapes and plain * 2 >= len(escapes) and plain >= 3:
+            hidden += 1
+        out.append(Decoded(value, start, "\\x/\\u escapes"))
+    return out, hidden
+
+
+def _plain_ascii(esc: bytes) -> bool:
+    try:
+        cp = int(esc[2:].strip(b"{}"), 16)
+    except ValueError:
+        return False
+    return 0x30 <= cp <= 0x7A and chr(cp).isalnum()
+
+
+def base64_literals(src: bytes) -> list[Decoded]:
+    """Long base64 string literals and javascript: data URLs that decode to text or code."""
+    out: list[Decoded] = []
+    for n, m in enumerate(_LONG_B64.finditer(src)):
+        if n >= MAX_BASE64_LITERALS:
+            break
+        lit = m.group(1)
+        if lit.startswith(b"AGFzbQ"):
+            continue  # Wasm: embedded.py takes it
+        text = b64_text(lit.decode("ascii"), min_len=64)
+        if text is not None:
+            out.append(Decoded(text, m.start(), "base64 literal", payload=looks_like_js(text)))
+    for m in _DATA_JS.finditer(src):
+        data = b64decode_loose(m.group(1).decode("ascii"))
+        text = is_texty(data) if data else None
+        if text is not None:
+            out.append(Decoded(text, m.start(), "data: URL of JavaScript", payload=True))
+    return out

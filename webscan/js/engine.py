@@ -1,0 +1,1088 @@
+"""Static analysis of one JavaScript source: kit APIs, pool protocol, domains, packers, Wasm.
+
+Built once per process (see webscan/scanner.py). All `js` query rules are compiled into ONE
+tree-sitter query together with the engine's own structural patterns (loads, packers,
+concatenations, protocol objects), and all token rules into ONE regex; a script costs one
+parse, one query pass and a few regex passes. tree-sitter is error-tolerant, so a parse error
+still leaves a tree to search and becomes evidence of its own rather than a pass.
+"""
+
+from __future__ import annotations
+
+import re
+try:  # the regex parser, for literal prefilters
+    import re._constants as _sre_c
+    import re._parser as _sre_parse
+except ImportError:  # pragma: no cover - Python < 3.11
+    import sre_constants as _sre_c  # type: ignore[no-redef]
+    import sre_parse as _sre_parse  # type: ignore[no-redef]
+from bisect import bisect_right
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+import tree_sitter_javascript
+from tree_sitter import Language, Node, Parser, Query, QueryCursor, QueryError
+
+from webscan.analysis import Analysis
+from webscan.evidence import excerpt_of, finding
+from webscan.js import deobfuscate as deob
+from webscan.js.embedded import find_embedded_wasm
+from webscan.model import EvidenceKind, Finding, Location, Severity
+from webscan.rules.schema import JsQuery, JsRule, JsTokens
+
+JS_LANGUAGE = Language(tree_sitter_javascript.language())
+
+DEFAULT_MAX_PARSE_BYTES = 16 * 1024 * 1024
+MAX_FINDINGS_PER_RULE = 3
+MAX_PAYLOAD_DEPTH = 3
+MAX_PAYLOAD_TOTAL = 16 * 1024 * 1024
+EXCERPT_BYTES = 240
+MAX_TRIGGER_RANGES = 50_000
+_IDENT_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_$") | frozenset(range(0x80, 0x100))
+_STRINGY = frozenset(("string_fragment", "string", "template_string", "escape_sequence"))
+MAX_TOKEN_CHECKS = 2000
+_SEPARATE = bytes(c if c in _IDENT_BYTES and c < 0x80 else 0x20 for c in range(256))
+_WORD = re.compile(r"[A-Za-z0-9_$]+")
+_WORD_SPLIT = re.compile(r"[^A-Za-z0-9_$]+")
+
+# The engine's own structural patterns. Capture names start with "_" so they never clash
+# with rule captures; each pattern's handler is the name of its first capture.
+_INTERNAL_PATTERNS: list[tuple[str, str | None]] = [
+    # 'Coin' + 'Hive': the topmost literal concatenation is folded
+    ('(binary_expression left: [(string) (template_string) (binary_expression)] operator: "+" '
+     "right: [(string) (template_string)]) @_concat", r"""['"`]\s*\+\s*['"`]"""),
+    # eval("..."), Function("..."), atob("..."), setTimeout("...")
+    ('(call_expression function: (identifier) @_callee (#any-of? @_callee "eval" "Function" "atob" '
+     '"setTimeout" "setInterval" "execScript") arguments: (arguments . (_)))', None),
+    ('(new_expression constructor: (identifier) @_newfn (#eq? @_newfn "Function") arguments: (arguments))', None),
+    # where URLs are loaded: sockets, workers, scripts, fetches, imports
+    ('(new_expression constructor: [(identifier) @_load (member_expression property: (property_identifier) @_load)] '
+     '(#any-of? @_load "WebSocket" "Worker" "SharedWorker" "EventSource") '
+     "arguments: (arguments . (_) @_arg))", None),
+    ("(call_expression function: [(identifier) @_load (member_expression property: (property_identifier) @_load)] "
+     '(#any-of? @_load "importScripts" "fetch" "instantiateStreaming" "compileStreaming" "io" "sendBeacon" '
+     '"getScript") arguments: (arguments (_) @_arg))', None),
+    ("(call_expression function: (import) @_load arguments: (arguments . (_) @_arg))", r"import\s*\("),
+    ("(assignment_expression left: (member_expression property: (property_identifier) @_load "
+     '(#any-of? @_load "src" "workerUrl" "socketUrl")) right: (_) @_arg)', None),
+    # worker source assembled into a Blob
+    ('(new_expression constructor: (identifier) @_blob (#eq? @_blob "Blob") arguments: (arguments . (array) @_arg))',
+     None),
+]
+
+
+@dataclass
+class _Hit:
+    start: int
+    end: int
+    row: int
+    col: int  # byte column on its row
+    text: bytes
+    context: str | None = None  # set when the hit is in decoded text
+
+
+@dataclass
+class _Scan:
+    """Everything observed in one source; turned into findings at the end."""
+
+    rule_hits: dict[str, list[_Hit]] = field(default_factory=lambda: defaultdict(list))
+    token_first: dict[str, _Hit] = field(default_factory=dict)
+    in_strings: set[str] = field(default_factory=set)
+    load_ranges: list[tuple[int, int]] = field(default_factory=list)
+    loaded_names: set[str] = field(default_factory=set)
+    decoded: list[deob.Decoded] = field(default_factory=list)
+    protocol_objects: list[tuple[Any, _Hit]] = field(default_factory=list)
+    packer_payloads: list[deob.Decoded] = field(default_factory=list)
+
+
+_PREDICATE = re.compile(r'\(#(eq|any-of|match)\?\s+@[\w.-]+((?:\s+"(?:[^"\\]|\\.)*")+)\s*\)')
+_QSTRING = re.compile(r'"((?:[^"\\]|\\.)*)"')
+
+
+def _query_string(s: str) -> str:
+    return re.sub(r"\\(.)", lambda m: {"n": "\n", "t": "\t", "r": "\r"}.get(m.group(1), m.group(1)), s)
+
+
+def _strip_anchors(rx: str) -> str:
+    """A regex that finds, in the whole source, the text a node-anchored regex matches."""
+    out, i, in_class = [], 0, False
+    while i < len(rx):
+        c = rx[i]
+        if c == "\\" and i + 1 < len(rx):
+            out.append(rx[i:i + 2])
+            i += 2
+            continue
+        if in_class:
+            in_class = c != "]"
+        elif c == "[":
+            in_class = True
+            out.append(c)
+            if rx[i + 1:i + 2] == "^":
+                out.append("^")
+                i += 1
+            i += 1
+            continue
+        elif c in "^$":
+            i += 1
+            continue
+        out.append(c)
+        i += 1
+    return "".join(out)
+
+
+def _pattern_trigger(text: str) -> tuple[str, Any] | None:
+    """What a pattern's match must contain, from its predicates: words, a regex, or None.
+
+    `#eq?`/`#any-of?` make a captured node's text equal a word, so the word occurs in the
+    source; `#match?` makes it match a regex (anchors apply to the node, so they are dropped).
+    Among several, the one with the longest shortest word is the most selective.
+    """
+    best: tuple[str, Any] | None = None
+    best_len = -1
+    fallback: str | None = None
+    for kind, args in _PREDICATE.findall(text):
+        vals = [_query_string(v) for v in _QSTRING.findall(args)]
+        if not vals:
+            continue
+        if kind == "match":
+            lits = _required_literals(vals[0])
+            if lits is None:
+                fallback = fallback or vals[0]
+                continue
+            words, icase = lits
+            if min(map(len, words)) > best_len:
+                best, best_len = ("literals", (words, icase)), min(map(len, words))
+        elif min(map(len, vals)) > best_len:
+            best, best_len = ("words", set(vals)), min(map(len, vals))
+    if best is not None and best_len >= 3:
+        return best
+    if fallback is not None:
+        body = _strip_anchors(fallback)
+        try:
+            re.compile(body)
+        except re.error:
+            return best
+        return ("regex", body)
+    return best
+
+
+def _required_literals(rx: str) -> tuple[set[str], bool] | None:
+    """Literal strings one of which every match of `rx` contains (RE2-style prefilter).
+
+    Lets a `#match?` predicate be found with a cheap substring search instead of running the
+    regex at every position. None when no literal of at least 3 characters is required.
+    """
+    try:
+        parsed = _sre_parse.parse(rx)
+    except (re.error, Exception):  # noqa: BLE001 - an odd regex just gets no prefilter
+        return None
+    icase = bool(parsed.state.flags & re.IGNORECASE)
+    best = _seq_literals(list(parsed), 0)
+    if not best or min(map(len, best)) < 3:
+        return None
+    return best, icase
+
+
+def _seq_literals(items: list, depth: int) -> set[str] | None:
+    if depth > 20:
+        return None
+    candidates: list[set[str]] = []
+    run: list[str] = []
+    for op, av in items:
+        if op is _sre_c.LITERAL:
+            run.append(chr(av))
+            continue
+        if run:
+            candidates.append({"".join(run)})
+            run = []
+        sub = None
+        if op is _sre_c.SUBPATTERN:
+            sub = _seq_literals(list(av[-1]), depth + 1)
+        elif op is _sre_c.BRANCH:
+            alts = [_seq_literals(list(b), depth + 1) for b in av[1]]
+            if alts and all(alts):
+                sub = set().union(*alts)
+        elif op in (_sre_c.MAX_REPEAT, _sre_c.MIN_REPEAT) and av[0] >= 1:
+            sub = _seq_literals(list(av[2]), depth + 1)
+        if sub:
+            candidates.append(sub)
+    if run:
+        candidates.append({"".join(run)})
+    if not candidates:
+        return None
+    return max(candidates, key=lambda c: min(map(len, c)))
+
+
+class JsEngine:
+    """JavaScript analyser; see the module docstring. Never raises out of `analyse`."""
+
+    def __init__(self, sigs, *, domains, constants, protocol, wasm,
+                 max_parse_bytes: int = DEFAULT_MAX_PARSE_BYTES):
+        self.sigs = sigs
+        self.domains = domains
+        self.constants = constants
+        self.protocol = protocol
+        self.wasm = wasm
+        self.max_parse_bytes = max_parse_bytes
+        self._parser = Parser(JS_LANGUAGE)
+        self.rules: dict[str, JsRule] = {r.id: r for r in sigs.js}
+
+        # --- queries: every rule's patterns, then the engine's own ---------------------------
+        # Each pattern is split out and given a trigger (a word or regex its match must contain,
+        # derived from its predicates). Patterns with a trigger go into one query that runs only
+        # on the byte ranges where triggers occur; the rest into one query over the whole tree.
+        patterns: list[tuple[str, str, str | None]] = []  # (owner, pattern source, explicit trigger)
+        for rule in sigs.js:
+            if not isinstance(rule.match, JsQuery):
+                continue
+            try:
+                q = Query(JS_LANGUAGE, rule.match.query)
+            except QueryError as e:
+                raise ValueError(f"rule {rule.id}: its tree-sitter query does not compile: {e}") from None
+            raw = rule.match.query.encode("utf-8")
+            for i in range(q.pattern_count):
+                text = raw[q.start_byte_for_pattern(i):q.end_byte_for_pattern(i)].decode("utf-8")
+                patterns.append((rule.id, text, None))
+        internal = list(_INTERNAL_PATTERNS)
+        fixed = sorted(v for v in getattr(protocol, "fixed_values", ()) if '"' not in v and "\\" not in v)
+        if fixed:
+            internal.append((
+                "(pair key: [(property_identifier) (string)] value: (string (string_fragment) @_proto "
+                f"(#any-of? @_proto {' '.join(chr(34) + v + chr(34) for v in fixed)})))", None))
+        for text, trig in internal:
+            q = Query(JS_LANGUAGE, text)
+            patterns.append((q.capture_name(0), text, trig))
+        words: set[str] = set()
+        literals: set[tuple[bytes, bool]] = set()
+        regexes: list[str] = []
+        anchored: list[tuple[str, str]] = []
+        unanchored: list[tuple[str, str]] = []
+        for owner, text, trig in patterns:
+            t = ("regex", trig) if trig else _pattern_trigger(text)
+            if t is None:
+                unanchored.append((owner, text))
+                continue
+            anchored.append((owner, text))
+            if t[0] == "words":
+                words.update(t[1])
+            elif t[0] == "literals":
+                ws, icase = t[1]
+                literals.update(((w.lower() if icase else w).encode("utf-8"), icase) for w in ws)
+            else:
+                regexes.append(t[1])
+        self._anchored_owner = [o for o, _ in anchored]
+        self._unanchored_owner = [o for o, _ in unanchored]
+        self._anchored = Query(JS_LANGUAGE, "\n".join(t for _, t in anchored)) if anchored else None
+        self._unanchored = Query(JS_LANGUAGE, "\n".join(t for _, t in unanchored)) if unanchored else None
+        # trigger words that are whole identifiers are looked up in the script's word set;
+        # others (dotted, quoted) and regex literals are searched for directly
+        self._trigger_words = frozenset(w.encode("utf-8") for w in words if _WORD.fullmatch(w) and len(w) > 3)
+        short = sorted(w for w in words if _WORD.fullmatch(w) and len(w) <= 3)
+        # short words hide inside longer ones: one regex each (a literal prefix is fast in C),
+        # the regex rejects a longer identifier after the word, Python the one before it
+        self._short_trigger_res = [re.compile(re.escape(w).encode() + rb"(?![\w$])") for w in short]
+        for w in words:
+            if not _WORD.fullmatch(w):
+                literals.add((w.encode("utf-8"), False))
+        self._trigger_literals = sorted(literals)
+        self._trigger_regexes = [re.compile(r.encode("utf-8")) for r in dict.fromkeys(regexes)]
+
+        # --- tokens: rule tokens + protocol vocabulary -------------------------------------
+        self._token_rules: list[tuple[JsRule, frozenset[str], frozenset[str], int]] = []
+        vocab: set[str] = set(getattr(protocol, "vocabulary", ()))
+        for rule in sigs.js:
+            if isinstance(rule.match, JsTokens):
+                m = rule.match
+                self._token_rules.append((rule, frozenset(m.all), frozenset(m.any), m.min_any))
+                vocab.update(m.all)
+                vocab.update(m.any)
+        self._vocab = frozenset(vocab)
+        self._need_string = frozenset(v.encode("utf-8") for v in getattr(protocol, "fixed_values", ()))
+        # token -> the identifier-like parts that must all be in the word set for it to occur
+        self._token_parts = {
+            t.encode("utf-8"): tuple(p.encode("utf-8") for p in _WORD_SPLIT.split(t) if p)
+            for t in vocab if t
+        }
+
+        # --- Wasm rules whose conditions are only primitives apply to asm.js constants too -
+        self._primitive_rules = [
+            r for r in getattr(sigs, "wasm", [])
+            if (r.primitives_all or r.primitives_any) and not r.export_patterns
+            and not r.import_patterns and r.min_xor_share is None
+            and r.min_rotates_per_1000 is None and r.min_instructions == 0
+        ]
+
+    # --- public ----------------------------------------------------------------------------
+
+    def analyse(self, source: bytes, target: str, *, line_offset: int = 0, column_offset: int = 0,
+                context: str | None = None) -> Analysis:
+        """Observe one script. `line_offset`/`column_offset` place it inside its file."""
+        try:
+            if isinstance(source, str):
+                source = source.encode("utf-8", "surrogatepass")
+            return self._analyse(bytes(source), target, line_offset, column_offset, context, 0, [0])
+        except RecursionError:
+            return Analysis(fatal="JavaScript nested too deeply to analyse")
+        except Exception as e:  # noqa: BLE001 - never let one bad file stop a scan
+            return Analysis(fatal=f"internal error while analysing JavaScript ({type(e).__name__}: {e}); "
+                                  "please report it with the file")
+
+    # --- the pipeline ------------------------------------------------------------------------
+
+    def _analyse(self, src: bytes, target: str, line_offset: int, column_offset: int,
+                 context: str | None, depth: int, budget: list[int]) -> Analysis:
+        out = Analysis()
+        if not src.strip():
+            out.notes.append(f"{target}: empty script")
+            return out
+        junk = _not_text(src)
+        if junk:
+            out.fatal = f"not JavaScript text: {junk}"
+            return out
+        if len(src) > self.max_parse_bytes:
+            return self._analyse_in_windows(src, target, line_offset, column_offset, context,
+                                            depth, budget)
+        loc = _Locator(src, target, line_offset, column_offset, context)
+        scan = _Scan()
+        root: Node = self._parser.parse(src).root_node
+        if root.has_error:
+            out.findings.append(self._parse_finding(root, src, loc))
+        words = set(src.translate(_SEPARATE).split())
+        self._run_query(root, src, words, scan)
+        self._scan_tokens(src, root, words, scan, loc)
+        self._deobfuscate(src, root, scan, out, loc)
+        self._scan_decoded_tokens(scan, loc)
+        self._domains(src, root, scan, out, loc)
+        self._constants(src, out, loc)
+        self._embedded_wasm(src, scan, out, loc)
+        self._rule_findings(scan, out, loc)
+        self._protocol_findings(scan, out, loc)
+        self._payloads(scan, out, loc, target, depth, budget)
+        return out
+
+    def _analyse_in_windows(self, src: bytes, target: str, line_offset: int, column_offset: int,
+                            context: str | None, depth: int, budget: list[int]) -> Analysis:
+        """A script too big to parse at once (a 50 MB bundle) is parsed in windows cut at line
+        ends (else at a `;`), so structure rules still run everywhere with bounded memory; only
+        a construct or token set spanning a cut can be missed, and the note says so."""
+        out = Analysis()
+        start, line, windows = 0, line_offset, 0
+        while start < len(src):
+            end = min(len(src), start + self.max_parse_bytes)
+            if end < len(src):
+                cut = src.rfind(b"\n", start, end)
+                if cut <= start:
+                    cut = src.rfind(b";", start, end)
+                if cut > start:
+                    end = cut + 1
+            chunk = src[start:end]
+            part = self._analyse(chunk, target, line, column_offset if start == 0 else 0,
+                                 context, depth, budget)
+            out.extend(part)
+            out.fatal = out.fatal or part.fatal
+            line += chunk.count(b"\n")
+            start = end
+            windows += 1
+        out.notes.append(f"{target}: {len(src) / 1e6:.1f} MB is over the "
+                         f"{self.max_parse_bytes / 1e6:.0f} MB parse window; parsed in {windows} "
+                         "windows cut at line ends (a construct spanning a cut can be missed)")
+        return out
+
+    # --- query -------------------------------------------------------------------------------
+
+    def _run_query(self, root: Node, src: bytes, words: set[bytes], scan: _Scan) -> None:
+        ctx = {"concat": set(), "seen": set()}
+        if self._unanchored is not None:
+            for idx, caps in QueryCursor(self._unanchored).matches(root):
+                self._on_match(self._unanchored_owner[idx], caps, src, scan, ctx)
+        if self._anchored is None:
+            return
+        ranges = self._trigger_ranges(src, words)
+        if ranges is None:  # triggers everywhere: one pass over the whole tree is cheaper
+            for idx, caps in QueryCursor(self._anchored).matches(root):
+                self._on_match(self._anchored_owner[idx], caps, src, scan, ctx)
+            return
+        cursor = QueryCursor(self._anchored)
+        seen = ctx["seen"]
+        for s, e in ranges:
+            cursor.set_byte_range(s, e)
+            for idx, caps in cursor.matches(root):
+                first = next(iter(caps.values()), None)
+                key = (idx, first[0].start_byte, first[0].end_byte) if first else (idx, s, e)
+                if key in seen:
+                    continue
+                seen.add(key)
+                self._on_match(self._anchored_owner[idx], caps, src, scan, ctx)
+
+    def _trigger_ranges(self, src: bytes, words: set[bytes]) -> list[tuple[int, int]] | None:
+        """Byte ranges where some anchored pattern could match, merged; None if too many."""
+        spans: list[tuple[int, int]] = []
+        n = len(src)
+        low: bytes | None = None
+        for w in self._trigger_words & words:
+            pos = src.find(w)
+            while pos >= 0:
+                end = pos + len(w)
+                if not ((pos and src[pos - 1] in _IDENT_BYTES) or (end < n and src[end] in _IDENT_BYTES)):
+                    spans.append((pos, end))
+                    if len(spans) > MAX_TRIGGER_RANGES:
+                        return None
+                pos = src.find(w, end)
+        for lit, icase in self._trigger_literals:
+            if icase and low is None:
+                low = src.lower()
+            hay = low if icase else src
+            pos = hay.find(lit)
+            while pos >= 0:
+                spans.append((pos, pos + len(lit)))
+                if len(spans) > MAX_TRIGGER_RANGES:
+                    return None
+                pos = hay.find(lit, pos + 1)
+        for rx in self._short_trigger_res:
+            for m in rx.finditer(src):
+                if m.start() and src[m.start() - 1] in _IDENT_BYTES:
+                    continue
+                spans.append(m.span())
+            if len(spans) > MAX_TRIGGER_RANGES:
+                return None
+        for rx in self._trigger_regexes:
+            for m in rx.finditer(src):
+                spans.append(m.span())
+                if len(spans) > MAX_TRIGGER_RANGES:
+                    return None
+        spans.sort()
+        ranges: list[tuple[int, int]] = []
+        for s, e in spans:
+            if ranges and s <= ranges[-1][1]:
+                if e > ranges[-1][1]:
+                    ranges[-1] = (ranges[-1][0], e)
+            else:
+                ranges.append((s, e))
+        return ranges
+
+    def _on_match(self, owner: str, caps: dict, src: bytes, scan: _Scan, ctx: dict) -> None:
+        if not owner.startswith("_"):
+            hits = scan.rule_hits[owner]
+            if len(hits) < MAX_FINDINGS_PER_RULE:
+                nodes = caps.get("hit") or next(iter(caps.values()), [])
+                if nodes and all(h.start != nodes[0].start_byte for h in hits):
+                    hits.append(_hit_of(nodes[0], src))
+            return
+        node = caps[owner][0]
+        if owner == "_concat":
+            self._on_concat(node, scan, ctx["concat"])
+        elif owner in ("_callee", "_newfn"):
+            self._on_call(node.parent, owner == "_newfn", scan)
+        elif owner == "_load":
+            for arg in caps.get("_arg", []):
+                scan.load_ranges.append((arg.start_byte, arg.end_byte))
+                if arg.type == "identifier":
+                    scan.loaded_names.add(arg.text.decode("utf-8", "replace"))
+                elif arg.type == "member_expression":
+                    p = arg.child_by_field_name("property")
+                    if p is not None:
+                        scan.loaded_names.add(p.text.decode("utf-8", "replace"))
+        elif owner == "_blob":
+            for arr in caps.get("_arg", []):
+                self._on_blob(arr, scan)
+        elif owner == "_proto":
+            pair = node.parent.parent if node.parent is not None else None
+            obj = pair.parent if pair is not None else None
+            if obj is not None and obj.type == "object":
+                top = obj
+                # the message may be nested ({method, params:{...}}) or be nested itself
+                hops = 0
+                while (top.parent is not None and top.parent.type == "pair" and hops < 3
+                       and top.parent.parent is not None and top.parent.parent.type == "object"):
+                    top = top.parent.parent
+                    hops += 1
+                scan.protocol_objects.append((_object_shape(top), _hit_of(top, src)))
+                if top is not obj:
+                    scan.protocol_objects.append((_object_shape(obj), _hit_of(obj, src)))
+
+    def _on_concat(self, node: Node, scan: _Scan, done: set[int]) -> None:
+        top = node
+        while (top.parent is not None and top.parent.type in ("binary_expression", "parenthesized_expression")
+               and (top.parent.type != "binary_expression" or
+                    (top.parent.child_by_field_name("operator") is not None
+                     and top.parent.child_by_field_name("operator").type == "+"))):
+            top = top.parent
+        if top.start_byte in done:
+            return
+        done.add(top.start_byte)
+        v = deob.evaluate(top)
+        if v is not None and v[0]:
+            how = "string concatenation" + (f" and {', '.join(v[1])}" if v[1] else "")
+            scan.decoded.append(deob.Decoded(v[0], top.start_byte, how))
+
+    def _on_call(self, call: Node | None, is_new: bool, scan: _Scan) -> None:
+        if call is None:
+            return
+        fn = call.child_by_field_name("function") or call.child_by_field_name("constructor")
+        args = call.child_by_field_name("arguments")
+        if fn is None or args is None or not args.named_children:
+            return
+        name = fn.text.decode("utf-8", "replace")
+        if name == "atob":
+            v = deob.evaluate(call)
+            if v is not None:
+                raw = v[0].encode("latin-1", "replace")
+                text = deob.is_texty(raw, min_share=0.9)
+                if text is None:
+                    scan.decoded.append(deob.Decoded("", call.start_byte, "atob() of a literal", raw=raw))
+                else:
+                    scan.decoded.append(deob.Decoded(text, call.start_byte, "atob() of a literal",
+                                                     payload=deob.looks_like_js(text) and len(text) > 200))
+            return
+        body = args.named_children[-1] if name == "Function" else args.named_children[0]
+        v = deob.evaluate(body)
+        if v is None or not v[0].strip():
+            return
+        text = v[0]
+        if any(s == "atob" for s in v[1]):
+            text = deob.is_texty(text.encode("latin-1", "replace"), min_share=0.9) or text
+        inner = "".join(f"{s}(" for s in reversed(v[1])) + "..." + ")" * len(v[1])
+        how = f"{'new ' if is_new else ''}{name}({inner})"
+        scan.packer_payloads.append(deob.Decoded(text, call.start_byte, how, payload=True))
+
+    def _on_blob(self, arr: Node, scan: _Scan) -> None:
+        for part in arr.named_children[:64]:
+            v = deob.evaluate(part)
+            if v is not None and deob.looks_like_js(v[0]):
+                scan.packer_payloads.append(deob.Decoded(v[0], part.start_byte, "Blob worker source",
+                                                         payload=True))
+
+    # --- tokens ------------------------------------------------------------------------------
+
+    def _scan_tokens(self, src: bytes, root: Node | None, words: set[bytes], scan: _Scan,
+                     loc: "_Locator") -> None:
+        """First non-comment occurrence of every vocabulary token, and which occur in strings.
+
+        The script's word set says which tokens can occur at all; each is then located with
+        bytes.find and checked against the tree, stopping at the first occurrence that settles
+        it, so a frequent word costs a handful of tree look-ups, not one per occurrence.
+        """
+        n = len(src)
+        for tok, parts in self._token_parts.items():
+            if not parts or any(p not in words for p in parts):
+                continue
+            need_string = tok in self._need_string
+            name = tok.decode("utf-8", "replace")
+            pos = src.find(tok)
+            checks = 0
+            while pos >= 0 and checks < MAX_TOKEN_CHECKS:
+                end = pos + len(tok)
+                if (pos and src[pos - 1] in _IDENT_BYTES) or (end < n and src[end] in _IDENT_BYTES):
+                    pos = src.find(tok, end)
+                    continue
+                checks += 1
+                if root is not None:
+                    node = root.descendant_for_byte_range(pos, end)
+                    t = node.type if node is not None else ""
+                    if t == "comment":
+                        pos = src.find(tok, end)
+                        continue
+                    in_string = t in _STRINGY
+                else:
+                    in_string = pos > 0 and src[pos - 1] in b"'\"`"
+                if name not in scan.token_first:
+                    scan.token_first[name] = _Hit(pos, end, *loc.row_col(pos), tok)
+                if in_string:
+                    scan.in_strings.add(name)
+                if not need_string or in_string:
+                    break
+                pos = src.find(tok, end)
+
+    def _scan_decoded_tokens(self, scan: _Scan, loc: "_Locator") -> None:
+        texts = [d for d in scan.decoded if d.text and not d.payload]
+        if not texts:
+            return
+        blob = "\n".join(d.text for d in texts).encode("utf-8", "replace")
+        words = set(blob.translate(_SEPARATE).split())
+        starts, acc = [], 0
+        for d in texts:
+            starts.append(acc)
+            acc += len(d.text.encode("utf-8", "replace")) + 1
+        n = len(blob)
+        for tok, parts in self._token_parts.items():
+            if not parts or any(p not in words for p in parts):
+                continue
+            pos = blob.find(tok)
+            while pos >= 0:
+                end = pos + len(tok)
+                if (pos and blob[pos - 1] in _IDENT_BYTES) or (end < n and blob[end] in _IDENT_BYTES):
+                    pos = blob.find(tok, end)
+                    continue
+                name = tok.decode("utf-8", "replace")
+                scan.in_strings.add(name)
+                if name not in scan.token_first:
+                    d = texts[bisect_right(starts, pos) - 1]
+                    scan.token_first[name] = _Hit(d.start, d.start + 1, *loc.row_col(d.start), tok,
+                                                  context=f"in a string decoded from {d.how}")
+                break
+
+    # --- de-obfuscation ----------------------------------------------------------------------
+
+    def _deobfuscate(self, src: bytes, root: Node | None, scan: _Scan, out: Analysis,
+                     loc: "_Locator") -> None:
+        esc, hidden = deob.escaped_strings(src, root)
+        scan.decoded += esc
+        if hidden >= 3:
+            first = next(d for d in esc)
+            out.findings.append(_engine_finding(
+                "js.deobfuscate.escaped-strings", "obfuscation", Severity.low,
+                f"{hidden} string literals spell plain letters and digits as \\x/\\u escapes, which "
+                "hides words from text search; their decoded values were scanned",
+                loc.location(first.start), excerpt=src[first.start:first.start + EXCERPT_BYTES]))
+        arr, infos = deob.string_arrays(src)
+        scan.decoded += arr
+        for info in infos:
+            if info.base64_entries >= 4 and info.base64_entries * 2 >= info.entries:
+                out.findings.append(_engine_finding(
+                    "js.deobfuscate.string-array", "obfuscation", Severity.low,
+                    f"array of {info.entries} strings, {info.base64_entries} of them base64-encoded "
+                    "(javascript-obfuscator style string array); the decoded strings were scanned",
+                    loc.location(info.start), excerpt=src[info.start:info.start + EXCERPT_BYTES]))
+                break
+        for d in deob.base64_literals(src):
+            (scan.packer_payloads if d.payload else scan.decoded).append(d)
+
+    # --- domains -----------------------------------------------------------------------------
+
+    def _domains(self, src: bytes, root: Node | None, scan: _Scan, out: Analysis, loc: "_Locator") -> None:
+        if self.domains is None:
+            return
+        text = src.decode("utf-8", "replace")
+        ascii_only = len(text) == len(src)
+        per_rule: dict[str, int] = defaultdict(int)
+        for hit, cs, ce in self.domains.find_in_text(text)[:500]:
+            b = cs if ascii_only else len(text[:cs].encode("utf-8", "replace"))
+            if root is not None:
+                node = root.descendant_for_byte_range(b, b + max(1, ce - cs))
+                if node is not None and node.type == "comment":
+                    continue
+            loaded = self._is_loaded(b, root, scan, hit.url)
+            self._domain_finding(hit, b, loaded, out, loc, per_rule, None)
+        texts = [d for d in scan.decoded if d.text and not d.payload]
+        if not texts:
+            return
+        starts, acc = [], 0
+        for d in texts:
+            starts.append(acc)
+            acc += len(d.text) + 1
+        for hit, cs, _ in self.domains.find_in_text("\n".join(d.text for d in texts))[:100]:
+            d = texts[bisect_right(starts, cs) - 1]
+            loaded = self._is_loaded(d.start, root, scan, hit.url)
+            self._domain_finding(hit, d.start, loaded, out, loc, per_rule,
+                                 f"in a string decoded from {d.how}")
+
+    def _is_loaded(self, b: int, root: Node | None, scan: _Scan, url: str) -> bool:
+        if url[:6].lower() in ("ws://", "wss://") or url[:4].lower() == "ws:/":
+            return True  # a socket URL is only there to be opened
+        for s, e in scan.load_ranges:
+            if s <= b < e:
+                return True
+        if root is None:
+            return False
+        node = root.descendant_for_byte_range(b, b + 1)
+        for _ in range(8):
+            if node is None:
+                return False
+            t = node.type
+            if t == "variable_declarator":
+                n = node.child_by_field_name("name")
+                return n is not None and n.text.decode("utf-8", "replace") in scan.loaded_names
+            if t == "pair":
+                k = node.child_by_field_name("key")
+                return k is not None and k.text.decode("utf-8", "replace").strip("'\"") in scan.loaded_names
+            if t == "assignment_expression":
+                left = node.child_by_field_name("left")
+                if left is not None and left.type == "member_expression":
+                    left = left.child_by_field_name("property")
+                return left is not None and left.text.decode("utf-8", "replace") in scan.loaded_names
+            if t in ("statement_block", "program", "function_declaration"):
+                return False
+            node = node.parent
+        return False
+
+    def _domain_finding(self, hit, b: int, loaded: bool, out: Analysis, loc: "_Locator",
+                        per_rule: dict[str, int], ctx: str | None) -> None:
+        key = f"{hit.rule.id}:{loaded}"
+        if per_rule[key] >= MAX_FINDINGS_PER_RULE:
+            return
+        per_rule[key] += 1
+        what = "loaded (socket, worker, script or fetch)" if loaded else "mentioned in a string"
+        out.findings.append(finding(
+            hit.rule, EvidenceKind.domain, loc.location(b, ctx),
+            message=f"{hit.rule.description} ({hit.host or hit.url} {what})",
+            excerpt=hit.url, category=None if loaded else "miner-domain-mention"))
+
+    # --- constants ---------------------------------------------------------------------------
+
+    def _constants(self, src: bytes, out: Analysis, loc: "_Locator") -> None:
+        if self.constants is None:
+            return
+        ints, spelling = _numeric_literals(src)
+        data = _byte_arrays(src)
+        if not ints and not data:
+            return
+        try:
+            hits = self.constants.match(ints=ints, data=data)
+        except Exception as e:  # noqa: BLE001 - a helper's bug must not hide the rest
+            out.notes.append(f"hash-constant matching failed: {type(e).__name__}: {e}")
+            return
+        if not hits:
+            return
+        for name, ph in hits.items():
+            rule = ph.rule
+            lit = next((spelling[v] for v in getattr(rule, "values", ()) if v in spelling), None)
+            pos = max(src.find(lit), src.find(lit.upper().replace(b"0X", b"0x"))) if lit else 0
+            pos = max(pos, 0)
+            n = getattr(ph, "hits", None) or getattr(ph, "count", None)
+            msg = f"{rule.description} ({name}" + (f", {n} constants" if n else "") + " in JS numbers/byte arrays)"
+            out.findings.append(finding(rule, EvidenceKind.js, loc.location(pos), message=msg,
+                                        excerpt=src[pos:pos + 80] if pos else None))
+        present = set(hits)
+        for rule in self._primitive_rules:
+            if not set(rule.primitives_all) <= present:
+                continue
+            if rule.primitives_any and len(present & set(rule.primitives_any)) < max(1, rule.primitives_min):
+                continue
+            out.findings.append(finding(
+                rule, EvidenceKind.js, loc.location(0),
+                message=f"{rule.description} (as JavaScript constants, e.g. an asm.js build: "
+                        f"{', '.join(sorted(present))})"))
+
+    # --- embedded Wasm -----------------------------------------------------------------------
+
+    def _embedded_wasm(self, src: bytes, scan: _Scan, out: Analysis, loc: "_Locator") -> None:
+        if self.wasm is None:
+            return
+        for mod in find_embedded_wasm(src, scan.decoded):
+            line = loc.row_col(mod.start)[0] + 1 + loc.line_offset
+            ctx = f"Wasm decoded from {mod.how} at line {line}"
+            if loc.context:
+                ctx = f"{loc.context}; {ctx}"
+            try:
+                sub = self.wasm.analyse(mod.data, loc.target, context=ctx)
+            except Exception as e:  # noqa: BLE001
+                out.notes.append(f"{ctx}: Wasm analysis failed ({type(e).__name__}: {e})")
+                continue
+            out.extend(sub)
+            if sub.fatal:
+                out.notes.append(f"{ctx}: {sub.fatal}")
+
+    # --- rule and protocol findings ----------------------------------------------------------
+
+    def _rule_findings(self, scan: _Scan, out: Analysis, loc: "_Locator") -> None:
+        matched: dict[str, list[_Hit]] = {rid: hits for rid, hits in scan.rule_hits.items() if hits}
+        tokens = scan.token_first
+        for rule, all_, any_, min_any in self._token_rules:
+            if not all_ <= tokens.keys():
+                continue
+            present_any = [t for t in any_ if t in tokens]
+            if any_ and len(present_any) < min_any:
+                continue
+            used = [t for t in (*sorted(all_), *sorted(present_any))]
+            hits = sorted((tokens[t] for t in used), key=lambda h: h.start)
+            matched[rule.id] = [hits[0]] if hits else []
+            matched[rule.id + "\0tokens"] = used  # type: ignore[assignment]
+        # `requires`: drop rules whose prerequisites did not match, until nothing changes
+        alive = {rid for rid in matched if "\0" not in rid}
+        changed = True
+        while changed:
+            changed = False
+            for rid in list(alive):
+                if any(req not in alive for req in self.rules[rid].requires):
+                    alive.discard(rid)
+                    changed = True
+        for rid in sorted(alive):
+            rule = self.rules[rid]
+            used = matched.get(rid + "\0tokens")
+            for h in matched[rid][:MAX_FINDINGS_PER_RULE]:
+                msg = rule.description
+                if used:
+                    msg += f" (tokens: {', '.join(used[:8])})"
+                out.findings.append(finding(rule, EvidenceKind.js, loc.location(h.start, h.context),
+                                            message=msg, excerpt=h.text[:EXCERPT_BYTES]))
+
+    def _protocol_findings(self, scan: _Scan, out: Analysis, loc: "_Locator") -> None:
+        if self.protocol is None:
+            return
+        done: set[str] = set()
+        for shape, h in scan.protocol_objects:
+            for rule in self.protocol.match_message(shape):
+                if rule.id in done or rule.all_of:
+                    continue
+                done.add(rule.id)
+                out.findings.append(finding(
+                    rule, EvidenceKind.protocol, loc.location(h.start, h.context),
+                    message=f"{rule.description} ({rule.protocol} {rule.message} message built as an "
+                            "object literal)", excerpt=h.text[:EXCERPT_BYTES]))
+        toks = set(scan.token_first)
+        for rule in self.protocol.match_tokens(toks, strings=scan.in_strings):
+            if rule.id in done or rule.all_of:
+                continue
+            done.add(rule.id)
+            keys, values = self.protocol.tokens_of(rule)
+            anchor = sorted(values or keys) or sorted(toks)
+            h = min((scan.token_first[t] for t in anchor if t in scan.token_first), key=lambda x: x.start)
+            out.findings.append(finding(
+                rule, EvidenceKind.protocol, loc.location(h.start, h.context),
+                message=f"{rule.description} ({rule.protocol} {rule.message}: its keys and values "
+                        f"all occur in this script)", excerpt=h.text[:EXCERPT_BYTES]))
+        firsts = {f.rule: f for f in out.findings if f.kind is EvidenceKind.protocol}
+        for rule in self.protocol.sessions(done):
+            if rule.id in done:
+                continue
+            done.add(rule.id)
+            parts = [firsts[r] for r in rule.all_of if r in firsts]
+            anchor = min(parts, key=lambda f: (f.location.line or 0, f.location.column or 0))
+            out.findings.append(finding(
+                rule, EvidenceKind.protocol, anchor.location,
+                message=f"{rule.description} (this script builds: "
+                        f"{', '.join(p.rule for p in parts)})", excerpt=anchor.excerpt))
+
+    # --- decoded payloads --------------------------------------------------------------------
+
+    def _payloads(self, scan: _Scan, out: Analysis, loc: "_Locator", target: str, depth: int,
+                  budget: list[int]) -> None:
+        payloads = scan.packer_payloads
+        if not payloads:
+            return
+        if depth >= MAX_PAYLOAD_DEPTH:
+            out.notes.append(f"{target}: decoded payloads nested deeper than {MAX_PAYLOAD_DEPTH} "
+                             "levels were not analysed")
+            return
+        seen: set[int] = set()
+        for d in payloads:
+            data = d.text.encode("utf-8", "replace")
+            h = hash(data)
+            if h in seen or not data.strip():
+                continue
+            seen.add(h)
+            if budget[0] + len(data) > MAX_PAYLOAD_TOTAL:
+                out.notes.append(f"{target}: decoded payloads over {MAX_PAYLOAD_TOTAL >> 20} MB were not analysed")
+                return
+            budget[0] += len(data)
+            row, col = loc.row_col(d.start)
+            line = row + 1 + loc.line_offset
+            ctx = f"JavaScript decoded from {d.how} at line {line}"
+            if loc.context:
+                ctx = f"{loc.context}; {ctx}"
+            sub = self._analyse(data, target, 0, 0, ctx, depth + 1, budget)
+            # point every finding at the packer in the original file; keep the inner place
+            for f in sub.findings:
+                inner = f.location
+                if inner.wasm_function is None and inner.wasm_offset is None and inner.line is not None:
+                    f.location = loc.location(d.start, f"{ctx} (payload line {inner.line}, "
+                                                       f"column {inner.column})")
+            out.extend(sub)
+            if sub.fatal:
+                out.notes.append(f"{ctx}: {sub.fatal}")
+
+    # --- parse errors ------------------------------------------------------------------------
+
+    def _parse_finding(self, root: Node, src: bytes, loc: "_Locator") -> Finding:
+        node = _first_error(root)
+        start = node.start_byte if node is not None else 0
+        kind = "missing " + node.type if node is not None and node.is_missing else "unexpected input"
+        return _engine_finding(
+            "js.parse.syntax-error", "parse", Severity.low,
+            f"JavaScript does not parse ({kind}); the rest was still analysed. Truncated, "
+            "non-standard or deliberately broken code hides from parsers: check the file",
+            loc.location(start), excerpt=src[start:start + 80])
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+class _Locator:
+    """Byte offsets to 1-based line/column in the ORIGINAL file (columns in characters)."""
+
+    def __init__(self, src: bytes, target: str, line_offset: int, column_offset: int,
+                 context: str | None):
+        self.src = src
+        self.target = target
+        self.line_offset = line_offset
+        self.column_offset = column_offset
+        self.context = context
+
+    def row_col(self, b: int) -> tuple[int, int]:
+        b = max(0, min(b, len(self.src)))
+        row = self.src.count(b"\n", 0, b)
+        ls = self.src.rfind(b"\n", 0, b) + 1
+        return row, b - ls
+
+    def location(self, b: int, extra: str | None = None) -> Location:
+        b = max(0, min(b, len(self.src)))
+        row = self.src.count(b"\n", 0, b)
+        ls = self.src.rfind(b"\n", 0, b) + 1
+        seg = self.src[ls:b]
+        col = len(seg.decode("utf-8", "replace")) if not seg.isascii() else len(seg)
+        if row == 0:
+            col += self.column_offset
+        ctx = self.context
+        if extra:
+            ctx = f"{ctx}; {extra}" if ctx else extra
+        return Location(target=self.target, line=row + 1 + self.line_offset, column=col + 1, context=ctx)
+
+
+def _hit_of(node: Node, src: bytes) -> _Hit:
+    return _Hit(node.start_byte, node.end_byte, node.start_point[0], node.start_point[1],
+                src[node.start_byte:min(node.end_byte, node.start_byte + EXCERPT_BYTES)])
+
+
+def _engine_finding(rule_id: str, category: str, severity: Severity, message: str, location: Location,
+                    excerpt: bytes | None = None) -> Finding:
+    """Findings the engine itself makes (parse errors, de-obfuscation), not a signature rule."""
+    return Finding(rule=rule_id, kind=EvidenceKind.parse if category == "parse" else EvidenceKind.js,
+                   category=category, severity=severity, message=message, location=location,
+                   excerpt=excerpt_of(excerpt))
+
+
+def _first_error(root: Node) -> Node | None:
+    """The first ERROR or MISSING node, descending only into subtrees that contain one."""
+    node = root
+    for _ in range(10_000_000):
+        if node.is_error or node.is_missing:
+            return node
+        nxt = None
+        for c in node.children:
+            if c.has_error or c.is_missing or c.is_error:
+                nxt = c
+                break
+        if nxt is None:
+            return node
+        node = nxt
+    return node
+
+
+def _object_shape(obj: Node) -> dict:
+    """An object literal as a dict: string/number/bool literals kept, other values as markers.
+
+    Iterative and bounded; nested objects become dicts, anything computed becomes an opaque
+    marker that matches "*" in a protocol shape but never a fixed value.
+    """
+    out: dict = {}
+    stack: list[tuple[Node, dict, int]] = [(obj, out, 0)]
+    while stack:
+        node, target, d = stack.pop()
+        for pair in node.named_children[:64]:
+            if pair.type == "shorthand_property_identifier":
+                target[pair.text.decode("utf-8", "replace")] = _Opaque()
+                continue
+            if pair.type != "pair":
+                continue
+            k = pair.child_by_field_name("key")
+            v = pair.child_by_field_name("value")
+            if k is None or v is None:
+                continue
+            key = deob.literal_text(k) if k.type == "string" else k.text.decode("utf-8", "replace")
+            if key is None:
+                continue
+            if v.type == "object" and d < 4:
+                sub: dict = {}
+                target[key] = sub
+                stack.append((v, sub, d + 1))
+                continue
+            lit = deob.literal_text(v)
+            if lit is not None:
+                target[key] = lit
+            elif v.type == "number":
+                try:
+                    target[key] = int(v.text, 0)
+                except ValueError:
+                    target[key] = _Opaque()
+            elif v.type in ("true", "false"):
+                target[key] = v.type == "true"
+            elif v.type == "array":
+                target[key] = [_Opaque()]
+            else:
+                target[key] = _Opaque()
+    return out
+
+
+class _Opaque:
+    """A value only known at run time: present, but equal to no literal."""
+
+    def __eq__(self, other: object) -> bool:
+        return False
+
+    __hash__ = object.__hash__
+
+
+_HEXNUM = re.compile(rb"0[xX]([0-9A-Fa-f]{5,16})(?![\w$])")
+# decimal literals of 6+ digits: digits are mapped to "0" and the rest to " " first, so the
+# search has a literal prefix and runs in C instead of trying every digit position
+_DIGITS_ONLY = bytes(0x30 if 0x30 <= c <= 0x39 else 0x20 for c in range(256))
+_DIGIT_RUN = re.compile(rb"000000+")
+_NUM_ARRAY = re.compile(rb"\[(?:\s*+(?:0[xX][0-9A-Fa-f]{1,2}|\d{1,3})\s*+,){15,}+\s*+(?:0[xX][0-9A-Fa-f]{1,2}|\d{1,3})?\s*+\]")
+_SMALL = re.compile(rb"0[xX][0-9A-Fa-f]{1,2}|\d{1,3}")
+MAX_CONST_VALUES = 200_000
+MAX_CONST_BYTES = 8 * 1024 * 1024
+
+
+def _numeric_literals(src: bytes) -> tuple[set[int], dict[int, bytes]]:
+    """Integer literals big enough to be hash constants, with one spelling of each.
+
+    Negative decimals (asm.js writes uint32 constants as int32) are also given as unsigned.
+    Distinct spellings are collected in C (findall); only the few that hit are located later.
+    """
+    ints: set[int] = set()
+    spelling: dict[int, bytes] = {}
+    decimals: set[bytes] = set()
+    n = len(src)
+    for m in _DIGIT_RUN.finditer(src.translate(_DIGITS_ONLY)):
+        s0, e0 = m.span()
+        if e0 - s0 > 20 or (e0 < n and src[e0] in _IDENT_BYTES) or (e0 < n and src[e0] == 0x2E):
+            continue
+        if s0 and src[s0 - 1] in _IDENT_BYTES:
+            continue
+        decimals.add(src[s0 - 1:e0] if s0 and src[s0 - 1] == 0x2D else src[s0:e0])
+    for found, base, prefix in ((set(_HEXNUM.findall(src)), 16, b"0x"), (decimals, 10, b"")):
+        for lit in found:
+            try:
+                v = int(lit, base)
+            except ValueError:
+                continue
+            for val in ((v, v & 0xFFFFFFFF) if v < 0 else (v,)):
+                if val not in spelling:
+                    spelling[val] = prefix + lit
+                    ints.add(val)
+            if len(ints) > MAX_CONST_VALUES:
+                return ints, spelling
+    return ints, spelling
+
+
+def _byte_arrays(src: bytes) -> bytes:
+    """Numeric arrays of bytes (S-boxes, inlined data), concatenated, bounded."""
+    parts: list[bytes] = []
+    total = 0
+    for m in _NUM_ARRAY.finditer(src):
+        vals = [int(t, 0) for t in _SMALL.findall(m.group(0))]
+        if all(v < 256 for v in vals):
+            b = bytes(vals)
+            parts.append(b)
+            total += len(b)
+            if total > MAX_CONST_BYTES:
+                break
+    return b"".join(parts)
+
+
+def _not_text(src: bytes) -> str | None:
+    """Why these bytes are not a script (binary junk), or None when they may be one."""
+    sample = src[:65536]
+    if sample.startswith(b"\0asm"):
+        return "this is a WebAssembly module (starts with \\0asm); scan it as .wasm"
+    nul = sample.count(b"\0")
+    if nul > max(8, len(sample) // 100):
+        return f"{nul} NUL bytes in the first {len(sample)} bytes; the file is binary"
+    ctrl = sum(sample.count(bytes([c])) for c in (*range(1, 9), 11, 12, *range(14, 32), 127))
+    if ctrl > max(16, len(sample) // 20):
+        return f"{ctrl} control bytes in the first {len(sample)} bytes; the file is binary"
+    bad = sample.decode("utf-8", "replace").count("\ufffd") - sample.decode("utf-8", "ignore").count("\ufffd")
+    if not sample.isascii() and bad > max(64, len(sample) // 4):
+        return f"{bad} invalid UTF-8 sequences in the first {len(sample)} bytes; the file is binary"
+    return None
