@@ -34,6 +34,8 @@ from webscan.rules.schema import JsQuery, JsRule, JsTokens
 JS_LANGUAGE = Language(tree_sitter_javascript.language())
 
 DEFAULT_MAX_PARSE_BYTES = 16 * 1024 * 1024
+WORDS_CATEGORY = "pool-protocol-words"
+"""Category of protocol matches made of scattered words rather than a built message."""
 MAX_FINDINGS_PER_RULE = 3
 MAX_PAYLOAD_DEPTH = 3
 MAX_PAYLOAD_TOTAL = 16 * 1024 * 1024
@@ -808,41 +810,48 @@ class JsEngine:
                                             message=msg, excerpt=h.text[:EXCERPT_BYTES]))
 
     def _protocol_findings(self, scan: _Scan, out: Analysis, loc: "_Locator") -> None:
+        """Pool messages built as object literals are strong evidence; a message whose words
+        merely all occur somewhere in a script is weak (`WORDS_CATEGORY`): big bundles such as
+        wallets contain `method`, `login`, `pass`, `agent` and `params` for other reasons.
+        A session (login + submit) is strong only when its messages were built as literals."""
         if self.protocol is None:
             return
-        done: set[str] = set()
+        built: set[str] = set()
         for shape, h in scan.protocol_objects:
             for rule in self.protocol.match_message(shape):
-                if rule.id in done or rule.all_of:
+                if rule.id in built or rule.all_of:
                     continue
-                done.add(rule.id)
+                built.add(rule.id)
                 out.findings.append(finding(
                     rule, EvidenceKind.protocol, loc.location(h.start, h.context),
                     message=f"{rule.description} ({rule.protocol} {rule.message} message built as an "
                             "object literal)", excerpt=h.text[:EXCERPT_BYTES]))
+        worded: set[str] = set()
         toks = set(scan.token_first)
         for rule in self.protocol.match_tokens(toks, strings=scan.in_strings):
-            if rule.id in done or rule.all_of:
+            if rule.id in built or rule.all_of:
                 continue
-            done.add(rule.id)
+            worded.add(rule.id)
             keys, values = self.protocol.tokens_of(rule)
             anchor = sorted(values or keys) or sorted(toks)
             h = min((scan.token_first[t] for t in anchor if t in scan.token_first), key=lambda x: x.start)
             out.findings.append(finding(
-                rule, EvidenceKind.protocol, loc.location(h.start, h.context),
-                message=f"{rule.description} ({rule.protocol} {rule.message}: its keys and values "
-                        f"all occur in this script)", excerpt=h.text[:EXCERPT_BYTES]))
+                rule, EvidenceKind.protocol, loc.location(h.start, h.context), category=WORDS_CATEGORY,
+                message=f"The words of a {rule.protocol} {rule.message} message all occur in this "
+                        f"script, though not built as one object: {rule.description}",
+                excerpt=h.text[:EXCERPT_BYTES]))
         firsts = {f.rule: f for f in out.findings if f.kind is EvidenceKind.protocol}
-        for rule in self.protocol.sessions(done):
-            if rule.id in done:
-                continue
-            done.add(rule.id)
+        for rule in self.protocol.sessions(built | worded):
             parts = [firsts[r] for r in rule.all_of if r in firsts]
             anchor = min(parts, key=lambda f: (f.location.line or 0, f.location.column or 0))
+            strong = set(rule.all_of) <= built
             out.findings.append(finding(
                 rule, EvidenceKind.protocol, anchor.location,
+                category=None if strong else WORDS_CATEGORY,
                 message=f"{rule.description} (this script builds: "
-                        f"{', '.join(p.rule for p in parts)})", excerpt=anchor.excerpt))
+                        f"{', '.join(p.rule for p in parts)}"
+                        f"{'' if strong else '; some only as scattered words'})",
+                excerpt=anchor.excerpt))
 
     # --- decoded payloads --------------------------------------------------------------------
 

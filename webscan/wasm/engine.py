@@ -25,7 +25,6 @@ ROTATE_OPCODES = (0x77, 0x78, 0x89, 0x8A)  # i32.rotl/rotr, i64.rotl/rotr
 LOCATE_MAX_CODE_BYTES = 8 << 20
 """Locating the function that holds a primitive re-reads the code; past this size we name
 the module only (the finding stays, the function index is left out)."""
-MALFORMED_RULE_ID = "wasm.malformed-module"
 
 
 class _AnyOf:
@@ -86,14 +85,14 @@ class WasmEngine:
         except WasmDecodeError as e:
             message = (f"Not a well-formed WebAssembly module: {e.reason} at byte {e.offset}. "
                        "Check the file is complete; a browser would refuse it too.")
-            out.wasm_modules.append(WasmSummary(sha256=digest, size=len(data), location=where))
             if context is None:
+                out.wasm_modules.append(WasmSummary(sha256=digest, size=len(data), location=where))
                 out.fatal = message
             else:
-                out.findings.append(Finding(
-                    rule=MALFORMED_RULE_ID, kind=EvidenceKind.parse, category="parse",
-                    severity=Severity.info, message=message,
-                    location=where.model_copy(update={"wasm_offset": e.offset})))
+                # Bytes found inside a script that start like Wasm but do not decode are most
+                # often feature probes (`[0,97,115,109,1,0,0,0]`) or lookalike data, not a
+                # hidden module: worth a note for the reader, not evidence.
+                out.notes.append(f"{context}: {message}")
             return out
         m = facts.module
         out.notes.extend(f"{target}: {w}" for w in m.warnings)
