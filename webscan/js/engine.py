@@ -339,7 +339,10 @@ class JsEngine:
             out.notes.append(f"{target}: empty script")
             return out
         junk = _not_text(src)
-        if junk:
+        if junk and (src.startswith(b"\0asm") or len(src) > self.max_parse_bytes
+                     or self._parser.parse(src).root_node.has_error):
+            # Binary-looking bytes that parse cleanly are a script carrying binary data in
+            # its strings (pdf.js ships a whole sandbox that way): analyse it as one.
             out.fatal = f"not JavaScript text: {junk}"
             return out
         if len(src) > self.max_parse_bytes:
@@ -714,10 +717,14 @@ class JsEngine:
         if per_rule[key] >= MAX_FINDINGS_PER_RULE:
             return
         per_rule[key] += 1
-        what = "loaded (socket, worker, script or fetch)" if loaded else "mentioned in a string"
+        name = hit.host or hit.url
+        message = (f"{name} is loaded (socket, worker, script or fetch): {hit.rule.description}"
+                   if loaded else
+                   f"{name}, a known mining host or kit path, is mentioned in a string but not "
+                   "seen being loaded (anti-miner lists do this too)")
         out.findings.append(finding(
             hit.rule, EvidenceKind.domain, loc.location(b, ctx),
-            message=f"{hit.rule.description} ({hit.host or hit.url} {what})",
+            message=message,
             excerpt=hit.url, category=None if loaded else "miner-domain-mention"))
 
     # --- constants ---------------------------------------------------------------------------

@@ -23,17 +23,24 @@ def _where(f: Finding) -> str:
     return s + (f" ({loc.context})" if loc.context else "")
 
 
+def _short(f: Finding, limit: int = 90) -> str:
+    """The first sentence of the strongest finding: enough to see why at a glance."""
+    first = f.message.split(". ")[0].rstrip(".")
+    text = f"{f.category}: {first}"
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+
 def render(reports: list[Report], console: Console, *, show_clean: bool = True,
            max_findings: int = 8) -> None:
     table = Table(show_header=True, header_style="bold", expand=False)
-    table.add_column("file")
-    table.add_column("verdict")
-    table.add_column("score", justify="right")
-    table.add_column("why")
+    table.add_column("file", overflow="fold")
+    table.add_column("verdict", no_wrap=True)
+    table.add_column("score", justify="right", no_wrap=True)
+    table.add_column("why", max_width=70)
     for r in reports:
         if not show_clean and r.verdict is VerdictLabel.clean:
             continue
-        why = r.error or (r.findings[0].message if r.findings else "")
+        why = r.error or (_short(r.findings[0]) if r.findings else "")
         table.add_row(r.path or r.url or "?", Text(r.verdict.value, style=STYLE[r.verdict.value]),
                       f"{r.score:.2f}", why)
     console.print(table)
