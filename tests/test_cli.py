@@ -102,13 +102,15 @@ def test_bad_inputs_get_error_or_verdict_and_run_goes_on(tmp_path):
     (d / "nested.js").write_text("x = " + "(" * 50000 + "1" + ")" * 50000 + ";\n")
     (d / "unterminated.js").write_text("var a = 'never closed\n function (")
     (d / "dangling.js").symlink_to(d / "missing-target.js")
+    os.mkfifo(d / "pipe.js")  # reading it would block forever
     (d / "ok.js").write_text(CLEAN_SNIPPET)
     r = run_cli("scan", str(d), str(tmp_path / "does-not-exist.js"), "--format", "jsonl",
                 "--fail-on", "never")
     assert r.returncode == 0, r.stderr
     assert "Traceback" not in r.stderr
     rows = {Path(x["path"]).name: x for x in _jsonl(r.stdout)}
-    assert len(rows) == 10
+    assert len(rows) == 11
+    assert rows["pipe.js"]["verdict"] == "error" and "regular file" in rows["pipe.js"]["error"]
     assert rows["does-not-exist.js"]["verdict"] == "error"
     assert "no such file" in rows["does-not-exist.js"]["error"]
     assert rows["dangling.js"]["verdict"] == "error"

@@ -6,6 +6,7 @@ The CLI and the service call this module; they hold no detection logic themselve
 from __future__ import annotations
 
 import os
+import stat
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -99,7 +100,11 @@ class Scanner:
 
 def read_limited(path: str, max_bytes: int) -> tuple[bytes, str | None]:
     try:
-        size = os.stat(path).st_size
+        st = os.stat(path)
+        if not stat.S_ISREG(st.st_mode):
+            return b"", ("not a regular file (a device, pipe or socket); webscan reads files "
+                         "and folders only")
+        size = st.st_size
         if size > max_bytes:
             return b"", (f"file is {size / 1e6:.1f} MB, over the {max_bytes / 1e6:.0f} MB limit; "
                          "raise it with --max-size if you mean to scan it")

@@ -48,9 +48,10 @@ def render(reports: list[Report], console: Console, *, show_clean: bool = True,
         if r.verdict not in (VerdictLabel.miner, VerdictLabel.suspicious):
             continue
         console.print(Text(f"\n{r.path or r.url}: {r.verdict.value}", style=STYLE[r.verdict.value]))
-        console.print(f"  {r.explanation}", highlight=False)
+        console.print(f"  {r.explanation}", highlight=False, markup=False)
         for f in r.findings[:max_findings]:
-            console.print(f"  - [{f.severity.value}] {f.rule}: {f.message}", highlight=False)
+            console.print(f"  - [{f.severity.value}] {f.rule}: {f.message}", highlight=False,
+                          markup=False)
             console.print(f"      at {_where(f)}", highlight=False)
             if f.excerpt:
                 console.print(f"      {f.excerpt}", style="dim", highlight=False, markup=False)
