@@ -382,3 +382,93 @@ def test_never_raises_on_odd_input(engine):
                 "var \u2028 x".encode(), b"'\\u{110000}'", b"'\\uD800'"]:
         a = engine.analyse(src, "odd.js")
         assert isinstance(a, Analysis)
+
+
+# --- javascript-obfuscator string arrays, normalisation (webscan/js/strarray.py) ----------------
+
+OBFUSCATED = FIXTURES / "obfuscated"
+EXPECTED_OBFUSCATED = {
+    "coinhive-embed.rc4.js": "miner",
+    "coinimp-embed.fnwrap.js": "miner",
+    "proxy-client.object-keys.js": "miner",
+    "coinhive-embed.escapes-object-keys.js": "miner",
+    "benign-chat.rc4.js": "clean",
+}
+
+
+def test_every_obfuscated_fixture_has_an_expectation():
+    assert {p.name for p in OBFUSCATED.glob("*.js")} == set(EXPECTED_OBFUSCATED)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_OBFUSCATED))
+def test_obfuscated_fixture_verdict(engine, sigs, name):
+    path = OBFUSCATED / name
+    report = judge(engine.analyse(path.read_bytes(), str(path)), sigs.verdict, path=str(path))
+    assert report.verdict.value == EXPECTED_OBFUSCATED[name], report.explanation
+
+
+def test_rc4_string_array_is_resolved_with_rotation_and_keys():
+    from tree_sitter import Parser
+
+    from webscan.js import strarray
+    from webscan.js.engine import JS_LANGUAGE
+
+    src = (OBFUSCATED / "coinhive-embed.rc4.js").read_bytes()
+    res = strarray.resolve(src, Parser(JS_LANGUAGE).parse(src).root_node)
+    assert res is not None and res.encodings == ["rc4"]
+    # the checksum only holds at the right rotation, so recovering the key proves both
+    assert "k8Jz1vWq0aXc3yPn5Rt7Gu9Ie2Ho4Ls6" in res.strings
+    assert 'new CoinHive.Anonymous("k8Jz1vWq0aXc3yPn5Rt7Gu9Ie2Ho4Ls6",' in res.text
+
+
+def test_finding_in_the_rewrite_points_at_the_original_code(engine):
+    src = (OBFUSCATED / "coinhive-embed.rc4.js").read_bytes()
+    a = engine.analyse(src, "t.js")
+    f = next(f for f in a.findings if f.rule == "js.coinhive.anonymous-ctor")
+    col = src.index(b"new CoinHive[") + 1
+    assert (f.location.line, f.location.column) == (1, col)
+    assert "string array resolved" in (f.location.context or "")
+    assert any("javascript-obfuscator string array" in n for n in a.notes)
+
+
+@pytest.mark.parametrize("src", [
+    "var A = CoinHive.Anonymous; var m = new A('k8Jz1vWq0aXc3yPn5Rt7Gu9Ie2Ho4Ls6'); m.start();",
+    "var m = new window['Coin' + 'Hive']['Anonymous']('k8Jz1vWq0aXc3yPn5Rt7Gu9Ie2Ho4Ls6', {throttle: 0.3});",
+    "var m = new Qx['\\x41\\x6e\\x6f\\x6e\\x79\\x6d\\x6f\\x75\\x73']('\\x6b\\x38\\x4a\\x7a\\x31\\x76\\x57\\x71', {threads: 2});",
+    "startMining('pool.example.test', '4AMASi45ub7Qe4ZE' + '36UT5G6cU4ud8Fhhe4deS4F3cw9KTAb8dLcukC7edhDQ7cn5d4gEYkbUrMWeWQLGsCmrG6dLaYyNoVK', '', 4);",
+])
+def test_hidden_names_and_aliases_are_normalised_for_the_rules(engine, sigs, src):
+    a = engine.analyse(src.encode(), "t.js")
+    kit = [f for f in a.findings if f.category == "kit-api"]
+    assert kit and "rewritten" in (kit[0].location.context or "")
+    assert verdict(engine, sigs, src) is VerdictLabel.miner
+
+
+def test_plain_bracket_access_without_miner_names_is_not_rewritten(engine):
+    a = engine.analyse(b"var x = obj['value']; var f = a.b; f(x['other']);", "t.js")
+    assert not any("rewritten" in (f.location.context or "") for f in a.findings)
+    assert a.findings == []
+
+
+def test_message_assembled_by_assignments_is_a_built_protocol_object(engine, sigs):
+    src = ("function send(ws, r) { var p = {}; p.job_id = r.id; p.nonce = r.nonce; p.result = r.hash;"
+           " var m = {}; m.type = 'submit'; m.params = p; ws.send(JSON.stringify(m)); }")
+    a = engine.analyse(src.encode(), "t.js")
+    sub = [f for f in a.findings if f.rule == "protocol.coinhive.submit"]
+    assert sub and sub[0].category == "pool-protocol"
+    # the same words without the assembled shape stay weak
+    b = engine.analyse(b"var m = {}; m.type = 'submit'; m.body = form; var job_id, nonce, result, params;", "t.js")
+    assert all(f.category != "pool-protocol" for f in b.findings)
+
+
+def test_decoder_shaped_garbage_never_raises(engine):
+    bad = [
+        b"function d(i,k){i=i-0x1;var a=b();return a[i];}function b(){var x=['a','b'];b=function(){return x;};return b();}"
+        b"(function(f,t){var a=f();while(!![]){try{var v=parseInt(d(0x1))/0x0;if(v===t)break;else a.push(a.shift());}"
+        b"catch(e){a.push(a.shift());}}}(b,0x1));d(0x9);d('x');d(0x2,'k');",
+        b"function d(i){i=i-",
+        b"function d(i,k){i=i-k;return d(i,k);}d(1,2);d(d(1,2),3);",
+    ]
+    for src in bad:
+        a = engine.analyse(src, "t.js")
+        assert a.fatal is None

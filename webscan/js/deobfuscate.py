@@ -43,6 +43,9 @@ class Decoded:
     how: str
     payload: bool = False
     raw: bytes | None = None  # binary result (atob of non-text), for embedded Wasm
+    origin: list[tuple[int, int, int, int]] | None = None
+    """For a rewrite of the whole source: (new start, new end, old start, old end) of each
+    replaced range, so findings in the rewrite point at the same code in the original."""
 
 
 # --- string literals -----------------------------------------------------------------------

@@ -27,6 +27,7 @@ from tree_sitter import Language, Node, Parser, Query, QueryCursor, QueryError
 from webscan.analysis import Analysis
 from webscan.evidence import excerpt_of, finding
 from webscan.js import deobfuscate as deob
+from webscan.js import strarray
 from webscan.js.embedded import find_embedded_wasm
 from webscan.model import EvidenceKind, Finding, Location, Severity
 from webscan.rules.schema import JsQuery, JsRule, JsTokens
@@ -44,9 +45,15 @@ MAX_TRIGGER_RANGES = 50_000
 _IDENT_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_$") | frozenset(range(0x80, 0x100))
 _STRINGY = frozenset(("string_fragment", "string", "template_string", "escape_sequence"))
 MAX_TOKEN_CHECKS = 2000
+RESOLVED_HOW = "javascript-obfuscator string array resolved"
+NORMALISED_HOW = "rewritten with literal names and aliases resolved"
 _SEPARATE = bytes(c if c in _IDENT_BYTES and c < 0x80 else 0x20 for c in range(256))
 _WORD = re.compile(r"[A-Za-z0-9_$]+")
 _WORD_SPLIT = re.compile(r"[^A-Za-z0-9_$]+")
+_KEY_LIKE = re.compile(r"^[A-Za-z0-9]{20,128}$")
+MAX_NORMALISE_BYTES = 1 << 20
+"""Scripts over this size are not rewritten for hidden names (only for string arrays): the
+rewrite costs a second analysis, and miner snippets that hide names this way are small."""
 
 # The engine's own structural patterns. Capture names start with "_" so they never clash
 # with rule captures; each pattern's handler is the name of its first capture.
@@ -96,6 +103,7 @@ class _Scan:
     decoded: list[deob.Decoded] = field(default_factory=list)
     protocol_objects: list[tuple[Any, _Hit]] = field(default_factory=list)
     packer_payloads: list[deob.Decoded] = field(default_factory=list)
+    normalise: bool = False  # names or keys hidden in concatenations: rewrite the script
 
 
 _PREDICATE = re.compile(r'\(#(eq|any-of|match)\?\s+@[\w.-]+((?:\s+"(?:[^"\\]|\\.)*")+)\s*\)')
@@ -249,6 +257,12 @@ class JsEngine:
         internal = list(_INTERNAL_PATTERNS)
         fixed = sorted(v for v in getattr(protocol, "fixed_values", ()) if '"' not in v and "\\" not in v)
         if fixed:
+            # a message assembled by assignments (`m = {}; m.type = 'submit'; m.params = p`),
+            # as javascript-obfuscator's transformObjectKeys writes object literals
+            internal.append((
+                "(assignment_expression left: (member_expression object: (identifier) @_pobj "
+                "property: (property_identifier)) right: (string (string_fragment) @_passign "
+                f"(#any-of? @_passign {' '.join(chr(34) + v + chr(34) for v in fixed)})))", None))
             internal.append((
                 "(pair key: [(property_identifier) (string)] value: (string (string_fragment) @_proto "
                 f"(#any-of? @_proto {' '.join(chr(34) + v + chr(34) for v in fixed)})))", None))
@@ -273,6 +287,21 @@ class JsEngine:
                 literals.update(((w.lower() if icase else w).encode("utf-8"), icase) for w in ws)
             else:
                 regexes.append(t[1])
+        # names the rules look for: when one is written as `X['name']` or `= X.name;` (an
+        # alias), the script is normalised (strarray.resolve) so the rules see it
+        rule_words: set[str] = set()
+        cats = getattr(getattr(sigs, "verdict", None), "categories", {}) or {}
+        for owner, text, trig in patterns:
+            strong = not owner.startswith("_") and getattr(cats.get(self.rules[owner].category), "strong", False)
+            t = _pattern_trigger(text) if strong else None
+            if t is not None and t[0] == "words":
+                rule_words.update(w for w in t[1] if _WORD.fullmatch(w) and len(w) > 3)
+        alt = b"|".join(re.escape(w.encode("utf-8")) for w in sorted(rule_words, key=len, reverse=True))
+        self._hidden_name = re.compile(
+            rb"\[\s*['\"](?:" + alt + rb")['\"]\s*\]|=\s*[\w$]+(?:\.[\w$]+)*\.(?:" + alt
+            + rb")\s*[;,\n]") if alt else None
+        # strings whose hiding is worth a rewrite: names of strong rules, protocol values
+        self._reveal_words = frozenset(rule_words) | frozenset(getattr(protocol, "fixed_values", ()))
         self._anchored_owner = [o for o, _ in anchored]
         self._unanchored_owner = [o for o, _ in unanchored]
         self._anchored = Query(JS_LANGUAGE, "\n".join(t for _, t in anchored)) if anchored else None
@@ -333,7 +362,7 @@ class JsEngine:
     # --- the pipeline ------------------------------------------------------------------------
 
     def _analyse(self, src: bytes, target: str, line_offset: int, column_offset: int,
-                 context: str | None, depth: int, budget: list[int]) -> Analysis:
+                 context: str | None, depth: int, budget: list[int], rewrite: bool = True) -> Analysis:
         out = Analysis()
         if not src.strip():
             out.notes.append(f"{target}: empty script")
@@ -357,6 +386,8 @@ class JsEngine:
         self._run_query(root, src, words, scan)
         self._scan_tokens(src, root, words, scan, loc)
         self._deobfuscate(src, root, scan, out, loc)
+        if rewrite:
+            self._resolve_string_arrays(src, root, scan, out, loc)
         self._scan_decoded_tokens(scan, loc)
         self._domains(src, root, scan, out, loc)
         self._constants(src, out, loc)
@@ -491,6 +522,17 @@ class JsEngine:
         elif owner == "_blob":
             for arr in caps.get("_arg", []):
                 self._on_blob(arr, scan)
+        elif owner == "_pobj":
+            name = node.text.decode("utf-8", "replace")
+            block = node.parent
+            while block is not None and block.type not in ("statement_block", "program"):
+                block = block.parent
+            key = (name, block.start_byte if block is not None else -1)
+            if block is not None and key not in ctx["seen"]:
+                ctx["seen"].add(key)
+                shape = _assembled_shape(name, block, 0)
+                if shape:
+                    scan.protocol_objects.append((shape, _hit_of(node.parent.parent, src)))
         elif owner == "_proto":
             pair = node.parent.parent if node.parent is not None else None
             obj = pair.parent if pair is not None else None
@@ -520,6 +562,9 @@ class JsEngine:
         if v is not None and v[0]:
             how = "string concatenation" + (f" and {', '.join(v[1])}" if v[1] else "")
             scan.decoded.append(deob.Decoded(v[0], top.start_byte, how))
+            # a name or key split into pieces ('Coin' + 'Hive'), not prose or markup
+            if not v[1] and (v[0] in self._reveal_words or _KEY_LIKE.match(v[0])):
+                scan.normalise = True
 
     def _on_call(self, call: Node | None, is_new: bool, scan: _Scan) -> None:
         if call is None:
@@ -633,6 +678,9 @@ class JsEngine:
                      loc: "_Locator") -> None:
         esc, hidden = deob.escaped_strings(src, root)
         scan.decoded += esc
+        # names spelled as escapes (`X['\x41\x6e...']`): rewrite so the rules see them
+        if hidden and any(d.text in self._reveal_words for d in esc):
+            scan.normalise = True
         if hidden >= 3:
             first = next(d for d in esc)
             out.findings.append(_engine_finding(
@@ -652,6 +700,26 @@ class JsEngine:
                 break
         for d in deob.base64_literals(src):
             (scan.packer_payloads if d.payload else scan.decoded).append(d)
+
+    def _resolve_string_arrays(self, src: bytes, root: Node, scan: _Scan, out: Analysis,
+                               loc: "_Locator") -> None:
+        """javascript-obfuscator output: evaluate its string-array decoder (strarray.py) and
+        analyse the script again with the strings put back, so structure rules apply."""
+        normalise = len(src) <= MAX_NORMALISE_BYTES and (
+            scan.normalise or (self._hidden_name is not None and self._hidden_name.search(src) is not None))
+        res = strarray.resolve(src, root, normalise=normalise)
+        if res is None:
+            return
+        how = RESOLVED_HOW if res.calls else NORMALISED_HOW
+        scan.packer_payloads.append(deob.Decoded(res.text, 0, how, payload=True, origin=res.edits))
+        if not res.calls:
+            return
+        # a note, not a finding: benign sites use javascript-obfuscator too, and the evidence
+        # that matters is what the resolved script does, which the rewrite is analysed for
+        out.notes.append(
+            f"{loc.target}: javascript-obfuscator string array; {res.calls} decoder calls resolved "
+            f"statically (encoding {'/'.join(res.encodings)}, array rotated by {res.rotation}) and "
+            "the script analysed again with the strings put back")
 
     # --- domains -----------------------------------------------------------------------------
 
@@ -887,13 +955,25 @@ class JsEngine:
             ctx = f"JavaScript decoded from {d.how} at line {line}"
             if loc.context:
                 ctx = f"{loc.context}; {ctx}"
-            sub = self._analyse(data, target, 0, 0, ctx, depth + 1, budget)
+            if d.origin is not None:  # a rewrite of this very source: same place, same lines
+                ctx = f"{loc.context}; {d.how}" if loc.context else d.how
+            sub = self._analyse(data, target, 0, 0, ctx, depth + 1, budget,
+                                rewrite=d.origin is None)
+            starts = _line_starts(data) if d.origin is not None else None
+            have = {(f.rule, f.location.line, f.location.column) for f in out.findings}
             # point every finding at the packer in the original file; keep the inner place
             for f in sub.findings:
                 inner = f.location
                 if inner.wasm_function is None and inner.wasm_offset is None and inner.line is not None:
-                    f.location = loc.location(d.start, f"{ctx} (payload line {inner.line}, "
-                                                       f"column {inner.column})")
+                    if starts is not None and d.origin is not None:
+                        b = _offset_of(data, starts, inner.line, inner.column or 1)
+                        f.location = loc.location(strarray.map_back(d.origin, b), ctx)
+                        if (f.rule, f.location.line, f.location.column) in have:
+                            f.rule = ""  # the original already has it: drop below
+                    else:
+                        f.location = loc.location(d.start, f"{ctx} (payload line {inner.line}, "
+                                                           f"column {inner.column})")
+            sub.findings = [f for f in sub.findings if f.rule]
             out.extend(sub)
             if sub.fatal:
                 out.notes.append(f"{ctx}: {sub.fatal}")
@@ -943,6 +1023,25 @@ class _Locator:
         if extra:
             ctx = f"{ctx}; {extra}" if ctx else extra
         return Location(target=self.target, line=row + 1 + self.line_offset, column=col + 1, context=ctx)
+
+
+def _line_starts(data: bytes) -> list[int]:
+    starts = [0]
+    pos = data.find(b"\n")
+    while pos >= 0:
+        starts.append(pos + 1)
+        pos = data.find(b"\n", pos + 1)
+    return starts
+
+
+def _offset_of(data: bytes, starts: list[int], line: int, column: int) -> int:
+    """Byte offset of a 1-based line and character column inside `data`."""
+    ls = starts[min(max(line - 1, 0), len(starts) - 1)]
+    le = starts[line] if line < len(starts) else len(data)
+    seg = data[ls:le]
+    if seg.isascii():
+        return ls + column - 1
+    return ls + len(seg.decode("utf-8", "replace")[:column - 1].encode("utf-8", "replace"))
 
 
 def _hit_of(node: Node, src: bytes) -> _Hit:
@@ -1018,6 +1117,64 @@ def _object_shape(obj: Node) -> dict:
             else:
                 target[key] = _Opaque()
     return out
+
+
+MAX_ASSEMBLY_STATEMENTS = 400
+
+
+def _assignments_in(block: Node):
+    """Declarators and assignments directly in a block's statements (comma lists flattened)."""
+    n = 0
+    for stmt in block.named_children[:MAX_ASSEMBLY_STATEMENTS]:
+        stack = [stmt]
+        while stack and n < MAX_ASSEMBLY_STATEMENTS * 8:
+            node = stack.pop()
+            n += 1
+            t = node.type
+            if t in ("expression_statement", "sequence_expression", "variable_declaration",
+                     "lexical_declaration", "parenthesized_expression"):
+                stack.extend(reversed(node.named_children))
+            elif t in ("variable_declarator", "assignment_expression"):
+                yield node
+
+
+def _assembled_shape(name: str, block: Node, depth: int) -> dict:
+    """The object a block builds under `name` by `name = {...}` then `name.key = value`.
+
+    Only the statements of that one block are read (bounded); a value that is another
+    object assembled the same way is nested (two levels), anything else is opaque.
+    """
+    shape: dict = {}
+    for node in _assignments_in(block):
+        if node.type == "variable_declarator":
+            n, v = node.child_by_field_name("name"), node.child_by_field_name("value")
+            if n is not None and v is not None and n.text.decode("utf-8", "replace") == name \
+                    and v.type == "object":
+                shape.update(_object_shape(v))
+            continue
+        left, right = node.child_by_field_name("left"), node.child_by_field_name("right")
+        if left is None or right is None or left.type != "member_expression":
+            continue
+        obj, prop = left.child_by_field_name("object"), left.child_by_field_name("property")
+        if obj is None or prop is None or obj.type != "identifier" or obj.text.decode("utf-8", "replace") != name:
+            continue
+        key = prop.text.decode("utf-8", "replace")
+        lit = deob.literal_text(right)
+        if lit is not None:
+            shape[key] = lit
+        elif right.type == "number":
+            try:
+                shape[key] = int(right.text, 0)
+            except ValueError:
+                shape[key] = _Opaque()
+        elif right.type == "object":
+            shape[key] = _object_shape(right)
+        elif right.type == "identifier" and depth < 2:
+            sub = _assembled_shape(right.text.decode("utf-8", "replace"), block, depth + 1)
+            shape[key] = sub if sub else _Opaque()
+        else:
+            shape[key] = _Opaque()
+    return shape
 
 
 class _Opaque:
