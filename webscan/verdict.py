@@ -79,6 +79,16 @@ def judge(analysis: Analysis, config: VerdictConfig, **report_fields) -> Report:
     )
 
 
+def _gist(message: str, limit: int = 110) -> str:
+    """The first sentence of a finding's message, on one line: the explanation is a summary,
+    the findings below it carry the full text."""
+    text = " ".join(message.split())
+    cut = text.find(". ")
+    text = text if cut < 0 else text[:cut]
+    text = text.rstrip(".")
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+
 def _explain(label: VerdictLabel, score: float, cats: dict[str, float], strong: list[str],
              findings: list[Finding], config: VerdictConfig) -> str:
     if not findings:
@@ -87,7 +97,7 @@ def _explain(label: VerdictLabel, score: float, cats: dict[str, float], strong: 
     parts = []
     for c in ranked[:4]:
         top = next(f for f in findings if f.category == c)
-        parts.append(f"{c} ({top.rule}: {top.message})")
+        parts.append(f"{c} ({top.rule}: {_gist(top.message)})")
     head = {
         VerdictLabel.miner: f"Mining (ATT&CK {ATTACK_TECHNIQUE}): strong evidence from {', '.join(strong)}",
         VerdictLabel.suspicious: "Suspicious: evidence is not conclusive for mining",

@@ -42,6 +42,12 @@ class RuleBase(_Strict):
     references: list[str] = Field(default_factory=list)
     samples: Samples
 
+    @field_validator("description")
+    @classmethod
+    def _one_paragraph(cls, v: str) -> str:
+        """YAML block scalars leave newlines; a finding's message is one paragraph."""
+        return " ".join(v.split())
+
 
 # --- domains -------------------------------------------------------------------------------
 
