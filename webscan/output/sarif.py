@@ -22,6 +22,8 @@ _VERDICT_RULES = {
     VerdictLabel.suspicious: ("warning", "The file shows signs of in-browser mining, not conclusive."),
 }
 
+_VERDICT_BY_ID = {f"webscan.verdict.{label.value}": v for label, v in _VERDICT_RULES.items()}
+
 
 def _uri(target: str) -> str:
     if "://" in target:
@@ -71,10 +73,8 @@ def to_sarif(reports: list[Report], sigs: SignatureSet) -> dict:
                     "properties": {"category": r.category, "severity": r.severity.value,
                                    "tags": ["security", "cryptojacking"]},
                 }
-            except KeyError:
-                label = rule_id.rsplit(".", 1)[-1]
-                level, text = _VERDICT_RULES.get(VerdictLabel(label), ("note", rule_id)) \
-                    if label in VerdictLabel.__members__ else ("note", rule_id)
+            except KeyError:  # a verdict pseudo-rule, or evidence the engine makes itself
+                level, text = _VERDICT_BY_ID.get(rule_id, ("note", rule_id))
                 rules[rule_id] = {"id": rule_id, "shortDescription": {"text": text},
                                   "defaultConfiguration": {"level": level}}
         return list(rules).index(rule_id)
