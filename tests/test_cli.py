@@ -201,3 +201,23 @@ def test_signatures_import_writes_a_loadable_file(tmp_path):
                 "--format", "jsonl", "--fail-on", "never")
     row = _jsonl(r.stdout)[0]
     assert any("evil-miner-test.net" in (f["excerpt"] or "") + f["message"] for f in row["findings"]), row
+
+
+def test_html_report_escapes_and_shows_evidence(tree):
+    hostile = tree / "site" / "<img src=x onerror=alert(1)>.js"
+    hostile.write_text(MINER_SNIPPET)
+    r = run_cli("scan", "site", "--report", "out/report.html", "-q", "--fail-on", "never", cwd=tree)
+    assert r.returncode == 0, r.stderr
+    html = (tree / "out" / "report.html").read_text()
+    assert "<img src=x" not in html and "&lt;img src=x onerror=alert(1)&gt;.js" in html
+    assert "js.coinhive.anonymous-ctor" in html and ">miner<" in html
+    assert "<script" not in html  # self-contained and inert
+
+
+def test_cpu_chart_is_inline_svg():
+    from webscan.model import CpuPoint
+    from webscan.output.html_report import cpu_chart
+
+    svg = cpu_chart([CpuPoint(t=i, share=s) for i, s in enumerate([0.1, 1.9, 2.0, 0.2])])
+    assert svg.startswith("<svg") and "polyline" in svg and "peak 2.00" in svg
+    assert "no CPU samples" in cpu_chart([])

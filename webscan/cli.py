@@ -91,6 +91,8 @@ def scan(
     show_clean: Annotated[bool, typer.Option("--show-clean/--hide-clean", help="List clean files "
                           "in the table.")] = True,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")] = False,
+    html_report: Annotated[Optional[Path], typer.Option("--report", help="Also write an HTML report "
+                      "a person can read in a browser.")] = None,
     signatures: SigOpt = None,
 ) -> None:
     """Scan files and folders statically and print a verdict per file with its evidence.
@@ -159,6 +161,8 @@ def scan(
 
         out_stream.write(json.dumps(to_sarif(reports, sigs), indent=2) + "\n")
     finish()
+    if html_report is not None:
+        _write_html(html_report, reports, "webscan scan")
     if not quiet:
         err.print(summary_line(reports, elapsed, total_bytes))
         if output is not None:
@@ -171,6 +175,18 @@ def scan(
         bar = VERDICT_RANK[VerdictLabel(fail_on.value)]
         if any(VERDICT_RANK.get(r.verdict, -1) >= bar for r in reports):
             raise typer.Exit(1)
+
+
+def _write_html(path: Path, reports: list, title: str) -> None:
+    from webscan.output.html_report import render_html
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(render_html(reports, title=title), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as e:
+        _fail(f"cannot write the HTML report {path}: {e.strerror or e}")
 
 
 def _open_output(output: Path | None, format: Format):

@@ -101,6 +101,32 @@ class WasmSummary(BaseModel):
     exports: list[str] = Field(default_factory=list)
 
 
+class CpuPoint(BaseModel):
+    """Renderer CPU (workers included) over one sampling interval of a visit."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    t: float = Field(ge=0.0, description="seconds since the page loaded")
+    share: float = Field(ge=0.0, description="CPU seconds per wall second (1.0 = one core)")
+
+
+class RuntimeSummary(BaseModel):
+    """What a browser saw while a page was observed: the crawler's and extension's evidence
+    beyond findings, kept small enough to store per site."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    window_s: float = Field(ge=0.0)
+    cpu_seconds: float = Field(ge=0.0)
+    peak_cpu_share: float = Field(ge=0.0)
+    cpu_series: list[CpuPoint] = Field(default_factory=list)
+    workers: int = Field(default=0, ge=0)
+    sockets: list[str] = Field(default_factory=list)
+    pool_jobs: int = Field(default=0, ge=0)
+    pool_submits: int = Field(default=0, ge=0)
+    final_url: str | None = None
+
+
 class Report(BaseModel):
     """The verdict for one target: a scanned file, or (for the crawler) a visited site."""
 
@@ -115,6 +141,7 @@ class Report(BaseModel):
     error: str | None = None
     findings: list[Finding] = Field(default_factory=list)
     wasm_modules: list[WasmSummary] = Field(default_factory=list)
+    runtime: RuntimeSummary | None = None  # for visited sites
     size: int | None = None
     signatures_version: str | None = None
     scanned_at: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
