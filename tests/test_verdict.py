@@ -72,3 +72,18 @@ def test_score_is_noisy_or_of_category_maxima(sigs):
 def test_findings_are_ordered_strongest_first(sigs):
     r = judge(Analysis(findings=[_f("websocket"), _f("kit-api")]), sigs.verdict, path="x.js")
     assert r.findings[0].category == "kit-api"
+
+
+def test_capabilities_of_a_heavy_web_app_stay_clean(sigs):
+    """Blob workers per core, Wasm, a socket and high CPU: a physics demo as much as a miner."""
+    group = sigs.verdict.groups["capabilities"]
+    findings = [_f(c) for c in group.categories]
+    r = judge(Analysis(findings=findings), sigs.verdict, path="x.js")
+    assert r.verdict is VerdictLabel.clean and r.score <= group.cap + 1e-9
+
+
+def test_capabilities_still_add_to_miner_specific_evidence(sigs):
+    caps = [_f(c) for c in sigs.verdict.groups["capabilities"].categories]
+    alone = judge(Analysis(findings=[_f("throttle")]), sigs.verdict, path="x.js")
+    both = judge(Analysis(findings=caps + [_f("throttle")]), sigs.verdict, path="x.js")
+    assert both.score > alone.score and both.verdict is VerdictLabel.suspicious

@@ -2,7 +2,9 @@
 
 Each finding belongs to a category with a weight (signatures/verdict.yaml). Within a category
 only the strongest finding counts, so twenty hits of one weak rule never add up to a miner.
-Categories combine as a noisy-OR: score = 1 - prod(1 - weight). A `miner` verdict needs the
+Categories combine as a noisy-OR: score = 1 - prod(1 - weight); a group of capability
+categories (workers, Wasm, sockets, CPU: every heavy web app has them) first combines on its
+own and is capped, so such capabilities alone stay clean. A `miner` verdict needs the
 score over the miner threshold AND enough distinct *strong* categories (kit API use, pool
 protocol, a Wasm PoW combination, a mining-service load): hashing libraries, wallets and
 anti-miner scripts carry weak evidence only, and weak evidence alone tops out at `suspicious`.
@@ -38,8 +40,17 @@ def score_findings(findings: list[Finding], config: VerdictConfig) -> tuple[floa
         if cat is not None:
             best[f.category] = max(best.get(f.category, 0.0), cat.weight)
     remaining = 1.0
-    for w in best.values():
-        remaining *= 1.0 - w
+    grouped: set[str] = set()
+    for group in config.groups.values():
+        inside = 1.0
+        for c in group.categories:
+            if c in best:
+                inside *= 1.0 - best[c]
+                grouped.add(c)
+        remaining *= 1.0 - min(group.cap, 1.0 - inside)
+    for c, w in best.items():
+        if c not in grouped:
+            remaining *= 1.0 - w
     return round(1.0 - remaining, 4), best
 
 

@@ -211,14 +211,38 @@ class Category(_Strict):
     strong: bool = False
 
 
+class CategoryGroup(_Strict):
+    """Categories whose combined weight is capped: capabilities every heavy web app has
+    (workers, Wasm, sockets, CPU) must not add up to a verdict on their own."""
+
+    description: str
+    categories: list[str] = Field(min_length=2)
+    cap: float = Field(ge=0.0, le=1.0)
+
+
 class VerdictConfig(_Strict):
     """Weights and thresholds that turn findings into a verdict (see webscan/verdict.py)."""
 
     categories: dict[str, Category]
+    groups: dict[str, CategoryGroup] = Field(default_factory=dict)
     miner_threshold: float = Field(ge=0.0, le=1.0)
     suspicious_threshold: float = Field(ge=0.0, le=1.0)
     miner_min_strong: int = Field(ge=1, description="distinct strong categories a miner needs")
     miner_min_categories: int = Field(ge=1, description="distinct categories a miner needs")
+
+    @model_validator(mode="after")
+    def _groups_name_categories(self) -> "VerdictConfig":
+        seen: set[str] = set()
+        for name, g in self.groups.items():
+            for c in g.categories:
+                if c not in self.categories:
+                    raise ValueError(f"group {name}: unknown category {c!r}")
+                if self.categories[c].strong:
+                    raise ValueError(f"group {name}: {c!r} is strong; only weak ones can be capped")
+                if c in seen:
+                    raise ValueError(f"group {name}: {c!r} is already in another group")
+                seen.add(c)
+        return self
 
 
 # --- files ---------------------------------------------------------------------------------
