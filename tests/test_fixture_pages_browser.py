@@ -1,0 +1,176 @@
+"""The fixture pages in a real Chromium: every miner page really mines (the stub pool sees its
+login and shares, and re-hashing a sample of the shares with the fixture Wasm proves the browser
+ran it), and no benign page opens a pool connection while it does its own work.
+
+Needs /usr/bin/chromium (or WEBSCAN_CHROMIUM); skipped only when that is missing. Waits poll the
+pool with a generous deadline; nothing here measures time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from site_fixtures.server import FixtureServer  # noqa: E402
+from site_fixtures.server.pages import PAGES  # noqa: E402
+
+CHROMIUM = os.environ.get("WEBSCAN_CHROMIUM", "/usr/bin/chromium")
+if not os.path.exists(CHROMIUM):
+    pytest.skip(f"no Chromium at {CHROMIUM} (install the `chromium` package or set "
+                "WEBSCAN_CHROMIUM to a Chromium binary)", allow_module_level=True)
+
+from playwright.sync_api import BrowserContext, Page, sync_playwright  # noqa: E402
+
+ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run", "--disable-quic"]
+HIDE_WEBDRIVER = ("Object.defineProperty(Navigator.prototype, 'webdriver', "
+                  "{get: () => false, configurable: true});")
+DEADLINE = 15.0
+CATALOGUE = json.loads((PAGES / "pages.json").read_text())
+MINERS = [e for e in CATALOGUE if e["expect"] == "miner"]
+BENIGN = [e for e in CATALOGUE if e["expect"] == "clean"]
+
+
+@pytest.fixture(scope="module")
+def srv() -> Iterator[FixtureServer]:
+    with FixtureServer(verify_shares=True) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def visit(srv, browser) -> Iterator[Callable[..., tuple[BrowserContext, Page, list[str]]]]:
+    """Open a page in a fresh context; the context is closed (and its miners killed) after."""
+    contexts: list[BrowserContext] = []
+    srv.reset_stats()
+
+    def open_page(path: str, *, hide_webdriver: bool = False):
+        context = browser.new_context()
+        contexts.append(context)
+        if hide_webdriver:
+            context.add_init_script(HIDE_WEBDRIVER)
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(srv.url(path), wait_until="load")
+        return context, page, errors
+
+    yield open_page
+    for context in contexts:
+        context.close()
+
+
+def wait_for(condition: Callable[[], bool], deadline: float = DEADLINE) -> bool:
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return condition()
+
+
+def mined(srv: FixtureServer, login: str) -> bool:
+    return any(s["accepted"] >= 1 and s["verified"] >= 1 for s in srv.pool_sessions(login=login))
+
+
+@pytest.mark.parametrize("entry", MINERS, ids=lambda e: e["path"])
+def test_miner_page_really_mines(srv, visit, entry):
+    needs = entry["needs"] or ""
+    _, page, errors = visit(entry["path"], hide_webdriver="webdriver" in needs)
+    if needs == "click":
+        page.mouse.click(200, 200)
+    elif needs.startswith("mouse"):
+        page.mouse.move(120, 140)
+        page.mouse.move(260, 300, steps=5)
+        page.mouse.wheel(0, 400)
+    assert wait_for(lambda: mined(srv, entry["login"])), (
+        f"no verified share from {entry['path']} within {DEADLINE} s: "
+        f"{srv.pool_sessions()} {srv.pool_stats()['total']} errors={errors}")
+    sessions = srv.pool_sessions(login=entry["login"])
+    assert {s["protocol"] for s in sessions} == {entry["protocol"]}
+    assert all(s["jobs"] >= 1 for s in sessions)
+    assert errors == []
+
+
+def test_iframe_miner_runs_inside_the_other_origin(srv, visit):
+    visit("/miner/iframe.html")
+    login = "SKiframe0000000000000000000000003"
+    assert wait_for(lambda: mined(srv, login))
+    origin_b = srv.url("/", origin="b").rstrip("/")
+    assert {s["origin"] for s in srv.pool_sessions(login=login)} == {origin_b}
+    assert ("b", "/assets/app-core.wasm") in srv.requests()
+
+
+def test_third_party_kit_and_wasm_come_from_the_other_origin(srv, visit):
+    visit("/miner/third-party.html")
+    assert wait_for(lambda: mined(srv, "SKthirdParty00000000000000000002"))
+    requests = srv.requests()
+    assert ("b", "/lib/ch-kit.js") in requests and ("b", "/assets/app-core.wasm") in requests
+    assert ("a", "/lib/ch-kit.js") not in requests
+
+
+def test_self_hosted_miner_uses_a_first_party_socket(srv, visit):
+    login = next(e["login"] for e in MINERS if e["path"] == "/miner/self-hosted-stratum.html")
+    visit("/miner/self-hosted-stratum.html")
+    assert wait_for(lambda: mined(srv, login))
+    (session,) = srv.pool_sessions(login=login)
+    assert session["origin"] == srv.url("/").rstrip("/")
+    assert ("a", "/pool/stratum") in srv.requests()  # the page's own origin, not the pool port
+
+
+def test_shy_miner_stays_quiet_when_webdriver_shows(srv, visit):
+    """The control for the webdriver page: the test above only proves something if this holds."""
+    _, page, _ = visit("/miner/webdriver-shy.html")
+    assert page.evaluate("navigator.webdriver") is True
+    wait_for(lambda: bool(srv.pool_sessions()), deadline=4)
+    assert srv.pool_sessions() == []
+
+
+def test_click_miner_waits_for_a_click(srv, visit):
+    _, page, _ = visit("/miner/on-click.html")
+    page.mouse.move(100, 100)
+    page.mouse.wheel(0, 200)
+    wait_for(lambda: bool(srv.pool_sessions()), deadline=4)
+    assert srv.pool_sessions() == []
+    page.mouse.click(200, 200)
+    assert wait_for(lambda: bool(srv.pool_sessions()))
+
+
+BENIGN_WORK = {  # a JS expression that turns true once the page has done its benign work
+    "/benign/busy-loop.html": "Number(document.getElementById('frames').textContent) >= 2",
+    "/benign/wasm-physics.html": "document.getElementById('e').textContent !== '-'",
+    "/benign/hash-file.html": "document.getElementById('out').textContent.trim().split('\\n').length === 6",
+    "/benign/chat.html": "document.querySelectorAll('#log li').length >= 5",
+    "/benign/mdn-example.html": "document.getElementById('wasm-out').textContent === 'imported_func(42)'"
+                                " && document.getElementById('product').textContent === '42'",
+}
+
+
+@pytest.mark.parametrize("entry", BENIGN, ids=lambda e: e["path"])
+def test_benign_page_works_and_never_touches_the_pool(srv, visit, entry):
+    _, page, errors = visit(entry["path"], hide_webdriver=True)
+    page.mouse.move(150, 150)
+    page.mouse.click(150, 150)
+    assert wait_for(lambda: page.evaluate(BENIGN_WORK[entry["path"]])), f"{entry['path']} did not do its work"
+    time.sleep(2)  # give anything that would start late a moment more
+    assert srv.pool_sessions() == [] and srv.pool_stats()["total"]["connections"] == 0
+    assert errors == []
+    if entry["path"] == "/benign/chat.html":
+        assert srv.pool_stats()["chat"]["connections"] == 1
