@@ -1,0 +1,142 @@
+"""The hook reaches pages, Blob/nested/module workers and workers in cross-site iframes, with the
+real Chromium: captured Wasm bytes are the served module's, sockets and frames are seen."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from test_browser_support import (WASM, Site, browser_runner, html, js,  # noqa: F401
+                                  pool, wasm)
+
+
+def sha(name: str) -> str:
+    return hashlib.sha256((WASM / name).read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def sites(pool):  # noqa: F811
+    frame_site = Site({
+        "/frame.html": html("<p>frame</p><script>new Worker('/fworker.js')</script>"),
+        "/fworker.js": js("fetch('/blake2b.wasm').then(r => r.arrayBuffer())"
+                          ".then(b => WebAssembly.instantiate(b, {}));"),
+        "/blake2b.wasm": wasm("blake2b.wasm"),
+    })
+    blob_src = (
+        "fetch(ORIGIN + '/miner.wasm').then(r => r.arrayBuffer()).then(b => WebAssembly.instantiate(b, {}))"
+        ".then(() => { const ws = new WebSocket(POOL);"
+        " ws.onopen = () => ws.send(JSON.stringify({type: 'auth', params: {site_key: 'k', type: 'anonymous', user: null}}));"
+        " ws.onmessage = (e) => { const m = JSON.parse(e.data); if (m.type === 'job') ws.send(JSON.stringify("
+        "{type: 'submit', params: {job_id: m.params.job_id, nonce: 'a1b2c3d4', result: '00ff'}})); }; });")
+    page = f"""
+<p>capture</p>
+<iframe src="{frame_site.url('/frame.html', host='localhost')}"></iframe>
+<script>
+const ORIGIN = location.origin, POOL = {pool.url!r};
+WebAssembly.instantiateStreaming(fetch('/nbody.wasm'), {{}});
+const src = "const ORIGIN = " + JSON.stringify(ORIGIN) + ", POOL = " + JSON.stringify(POOL) + ";" + {blob_src!r};
+new Worker(URL.createObjectURL(new Blob([src], {{type: 'text/javascript'}})));
+new Worker('/outer.js');
+new Worker('/mod.js', {{type: 'module'}});
+const chat = new WebSocket(POOL);
+chat.onopen = () => chat.send('hello from the page');
+document.title = String(navigator.webdriver);
+</script>"""
+    main = Site({
+        "/index.html": html(page),
+        "/outer.js": js("new Worker('/inner.js');"),
+        "/inner.js": js("fetch('/worker.wasm').then(r => r.arrayBuffer()).then(b => new WebAssembly.Module(b));"),
+        "/mod.js": js("const r = await fetch('/worker-lite.wasm'); await WebAssembly.compile(await r.arrayBuffer());"),
+        "/nbody.wasm": wasm("nbody.wasm"),
+        "/miner.wasm": wasm("miner.wasm"),
+        "/worker.wasm": wasm("worker.wasm"),
+        "/worker-lite.wasm": wasm("worker-lite.wasm"),
+    })
+    yield main, frame_site
+    main.close()
+    frame_site.close()
+
+
+@pytest.fixture(scope="module")
+def capture(browser_runner, sites):  # noqa: F811
+    main, _ = sites
+    probes = {}
+
+    async def probe(visit):
+        probes["webdriver"] = await visit.page.evaluate("navigator.webdriver")
+        probes["ua"] = await visit.page.evaluate("navigator.userAgent")
+        probes["tostring"] = await visit.page.evaluate(
+            "[WebAssembly.instantiate.toString(), WebSocket.toString(), Function.prototype.toString.toString(),"
+            " String(WebSocket.prototype.constructor === WebSocket), typeof window.__webscan_sink]")
+
+    obs = browser_runner.observe(main.url("/index.html"), window_s=3, after_load=probe)
+    return obs, probes
+
+
+def _seen(obs, name: str, where_has: str, realm: str):
+    return [m for m in obs.wasm if m.sha256 == sha(name) and where_has in m.where and m.realm == realm]
+
+
+def test_page_module_bytes_are_the_served_module(capture):
+    obs, _ = capture
+    assert obs.fatal is None, obs.errors
+    hits = _seen(obs, "nbody.wasm", "/index.html", "page")
+    assert hits and hits[0].api == "instantiateStreaming" and hits[0].url.endswith("/nbody.wasm")
+
+
+def test_blob_worker_module_is_captured(capture):
+    obs, _ = capture
+    assert _seen(obs, "miner.wasm", "blob:", "worker")
+
+
+def test_nested_worker_module_is_captured(capture):
+    obs, _ = capture
+    hits = _seen(obs, "worker.wasm", "/inner.js", "worker")
+    assert hits and hits[0].api == "Module"
+
+
+def test_module_worker_module_is_captured(capture):
+    obs, _ = capture
+    hits = _seen(obs, "worker-lite.wasm", "/mod.js", "worker")
+    assert hits and hits[0].api == "compile"
+
+
+def test_worker_in_cross_site_iframe_is_captured(capture):
+    obs, _ = capture
+    assert _seen(obs, "blake2b.wasm", "http://localhost:", "worker")
+
+
+def test_workers_are_recorded_with_blob_source(capture):
+    obs, _ = capture
+    kinds = {(w.kind, w.url.rsplit("/", 1)[-1] if not w.url.startswith("blob:") else "blob") for w in obs.workers}
+    assert {("dedicated", "blob"), ("dedicated", "outer.js"), ("dedicated", "inner.js"),
+            ("module", "mod.js"), ("dedicated", "fworker.js")} <= kinds
+    blob = next(w for w in obs.workers if w.url.startswith("blob:"))
+    assert "WebAssembly.instantiate" in (blob.source or "")
+    assert len(obs.worker_hold_ms) >= 5  # every dedicated worker was held and hooked
+
+
+def test_sockets_and_frames_from_page_and_worker(capture, pool):  # noqa: F811
+    obs, _ = capture
+    assert sum(1 for s in obs.sockets if s.url.startswith(pool.url)) == 2
+    wheres = {s.where.split(":")[0] for s in obs.sockets}
+    assert "blob" in wheres  # the worker's socket is attributed to the worker
+    sent = [f.payload for f in obs.frames if f.direction == "sent"]
+    received = [f.payload for f in obs.frames if f.direction == "received"]
+    assert "hello from the page" in sent
+    assert any('"type": "auth"' in p or '"type":"auth"' in p for p in sent)
+    assert any('"submit"' in p for p in sent)
+    assert any('"job"' in p for p in received) and any("hash_accepted" in p for p in received)
+
+
+def test_no_automation_tells(capture):
+    _, probes = capture
+    assert probes["webdriver"] is False
+    assert "Headless" not in probes["ua"]
+    wasm_ts, ws_ts, ts_ts, ctor_same, sink = probes["tostring"]
+    assert wasm_ts == "function instantiate() { [native code] }"
+    assert ws_ts == "function WebSocket() { [native code] }"
+    assert ts_ts == "function toString() { [native code] }"
+    assert ctor_same == "true"
+    assert sink == "undefined"  # the hook took its sink out of the page's sight

@@ -1,0 +1,248 @@
+"""Map one Observation onto the data model: runtime, protocol, Wasm and static findings.
+
+The recorder's side of "instrument, record, store": records in, an Analysis out, and
+webscan.verdict judges it exactly as it judges a scanned file. The analysers are the static
+engines (captured Wasm through the Wasm engine, pool frames through the protocol matcher,
+loaded scripts through the JS/HTML engines, loaded URLs through the domain matcher).
+
+Facts only a browser can see (sustained CPU, Blob workers, a pool of identical workers, Wasm
+compiled, a socket opened) have no signature file; they are emitted under the engine ids in
+RUNTIME_RULES, each with a category from signatures/verdict.yaml. All are weak on their own:
+a busy benign page must never become a miner through them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+
+from webscan.analysis import Analysis
+from webscan.browser.records import Observation, SocketFrame
+from webscan.evidence import excerpt_of, finding
+from webscan.model import EvidenceKind, Finding, Location, Severity
+
+
+@dataclass(frozen=True)
+class RuntimeRule:
+    id: str
+    category: str
+    severity: Severity
+    description: str
+
+
+RUNTIME_RULES = {r.id: r for r in (
+    RuntimeRule("runtime.cpu.sustained", "runtime-cpu", Severity.low,
+                "The page kept the CPU busy for most of the observation window. Heavy pages do "
+                "this too; it matters together with other evidence."),
+    RuntimeRule("runtime.worker.blob", "worker-blob", Severity.low,
+                "The page started a worker from a Blob URL of inline code, as miner kits do to "
+                "ship their hashing loop; many benign apps do it too."),
+    RuntimeRule("runtime.worker.pool", "thread-per-core", Severity.low,
+                "The page started several workers running the same script (one per core is how "
+                "miners scale); image and physics pools look the same."),
+    RuntimeRule("runtime.wasm.compiled", "wasm-load", Severity.info,
+                "A WebAssembly module was compiled at runtime; its bytes were captured and "
+                "analysed (see the Wasm findings for what it computes)."),
+    RuntimeRule("runtime.websocket.open", "websocket", Severity.info,
+                "The page opened a WebSocket; its frames were checked for pool protocols."),
+)}
+
+CPU_SHARE_THRESHOLD = 0.5
+"""Mean share of one core over the window above which CPU counts as sustained (weak evidence)."""
+MIN_CPU_SPAN_S = 2.0
+MAX_FRAMES_PARSED = 5000
+_SOCKETIO_PREFIX = re.compile(r"^\d+(?=[\[{])")
+
+
+def runtime_finding(rule_id: str, location: Location, *, message: str | None = None,
+                    excerpt: str | None = None) -> Finding:
+    r = RUNTIME_RULES[rule_id]
+    return Finding(rule=r.id, kind=EvidenceKind.runtime, category=r.category, severity=r.severity,
+                   message=message or r.description, location=location,
+                   excerpt=excerpt_of(excerpt))
+
+
+def decode_frame(payload: str) -> list[object]:
+    """JSON values in one text frame: plain JSON, socket.io `42[...]`, or one per line (stratum)."""
+    text = payload.strip()
+    if not text or text[0] not in "[{0123456789":
+        return []
+    text = _SOCKETIO_PREFIX.sub("", text, count=1)
+    try:
+        return [json.loads(text)]
+    except ValueError:
+        pass
+    out: list[object] = []
+    for line in text.splitlines()[:64]:
+        line = line.strip()
+        if line[:1] in ("{", "["):
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                continue
+    return out
+
+
+def observation_to_analysis(obs: Observation, engines, *, cpu_threshold: float = CPU_SHARE_THRESHOLD,
+                            static: bool = True) -> Analysis:
+    """Everything the visit showed, as findings for webscan.verdict.judge.
+
+    `engines` is a webscan.scanner.Engines. `static=False` skips the JS/HTML analysis of loaded
+    scripts (the crawler may run those separately, e.g. in a process pool).
+    """
+    out = Analysis()
+    page = obs.final_url or obs.url
+    _protocol(obs, engines, out)
+    _wasm(obs, engines, out)
+    _workers(obs, out)
+    _sockets(obs, engines, out)
+    _cpu(obs, page, out, cpu_threshold)
+    if static:
+        _static(obs, engines, out)
+    fatal = obs.fatal
+    if fatal is not None:
+        out.fatal = fatal.message
+    for e in obs.errors:
+        if not e.fatal and e.kind != "instrument":
+            out.notes.append(f"{e.kind}: {e.message}")
+    if obs.frames_dropped:
+        out.notes.append(f"{obs.frames_dropped} WebSocket frames past the per-visit bound were not checked")
+    return out
+
+
+def _protocol(obs: Observation, engines, out: Analysis) -> None:
+    """Pool messages per connection; a login and a submit on one connection make a session."""
+    matcher = engines.protocol
+    by_conn: dict[str, list[SocketFrame]] = {}
+    for f in obs.frames[:MAX_FRAMES_PARSED]:
+        by_conn.setdefault(f.socket_id or f.url, []).append(f)
+    for frames in by_conn.values():
+        url = frames[0].url or "(unknown socket)"
+        hits: dict[str, list] = {}  # rule id -> [rule, count, first frame]
+        for f in frames:
+            if f.binary:
+                continue
+            for obj in decode_frame(f.payload):
+                for rule in matcher.match_message(obj):
+                    if rule.all_of:
+                        continue  # sessions are decided per connection below
+                    entry = hits.setdefault(rule.id, [rule, 0, f])
+                    entry[1] += 1
+        for rule, count, first in hits.values():
+            loc = Location(target=url, context=f"WebSocket frame {first.direction} at {first.ts:.1f} s")
+            msg = f"{rule.description} Seen {count} time(s) on this connection."
+            out.findings.append(finding(rule, EvidenceKind.protocol, loc, message=msg,
+                                        excerpt=first.payload))
+        for rule in matcher.sessions(set(hits)):
+            counts = ", ".join(f"{hits[i][1]} x {i.rsplit('.', 1)[-1]}" for i in rule.all_of)
+            loc = Location(target=url, context="one WebSocket connection")
+            out.findings.append(finding(rule, EvidenceKind.protocol, loc,
+                                        message=f"{rule.description} Seen on one connection: {counts}."))
+
+
+def _wasm(obs: Observation, engines, out: Analysis) -> None:
+    done: set[str] = set()
+    for m in obs.wasm:
+        digest = m.sha256
+        if digest in done:
+            continue
+        done.add(digest)
+        target = m.url or m.where or obs.url
+        where = f"{m.realm} {m.where}".strip()
+        ctx = f"captured at runtime: {m.api} in {where}; sha256 {digest[:16]}"
+        sightings = sum(1 for o in obs.wasm if o.data is m.data or o.sha256 == digest)
+        _safely(out, lambda: engines.wasm.analyse(m.data, target, context=ctx), target)
+        out.findings.append(runtime_finding(
+            "runtime.wasm.compiled", Location(target=target, context=ctx),
+            message=f"{RUNTIME_RULES['runtime.wasm.compiled'].description} Compiled in "
+                    f"{sightings} place(s); {len(m.data)} bytes."))
+
+
+def _workers(obs: Observation, out: Analysis) -> None:
+    blob = [w for w in obs.workers if w.url.startswith("blob:")]
+    if blob:
+        w = blob[0]
+        out.findings.append(runtime_finding(
+            "runtime.worker.blob", Location(target=w.parent or obs.url, context=f"worker {w.url}"),
+            message=f"{RUNTIME_RULES['runtime.worker.blob'].description} {len(blob)} such worker(s).",
+            excerpt=w.source))
+    groups: dict[str, list] = {}
+    for w in obs.workers:
+        if w.kind in ("dedicated", "module"):
+            key = hashlib.sha256(w.source.encode()).hexdigest() if w.source else w.url
+            groups.setdefault(key, []).append(w)
+    biggest = max(groups.values(), key=len, default=[])
+    if len(biggest) >= 2:
+        w = biggest[0]
+        out.findings.append(runtime_finding(
+            "runtime.worker.pool", Location(target=w.parent or obs.url, context=f"worker {w.url}"),
+            message=f"{RUNTIME_RULES['runtime.worker.pool'].description} {len(biggest)} workers "
+                    "ran the same script."))
+
+
+def _sockets(obs: Observation, engines, out: Analysis) -> None:
+    """Loaded URLs (sockets, workers, scripts, streamed Wasm) against known mining services."""
+    if obs.sockets:
+        s = obs.sockets[0]
+        out.findings.append(runtime_finding(
+            "runtime.websocket.open", Location(target=s.url, context=f"opened by {s.where or 'the page'}"),
+            message=f"{RUNTIME_RULES['runtime.websocket.open'].description} {len(obs.sockets)} socket(s)."))
+    loads = [(s.url, f"WebSocket opened by {s.where or 'the page'}") for s in obs.sockets]
+    loads += [(w.url, f"{w.kind} worker started by {w.parent}") for w in obs.workers
+              if not w.url.startswith(("blob:", "data:"))]
+    loads += [(sc.url, f"{sc.resource_type} loaded by the page") for sc in obs.scripts]
+    loads += [(m.url, "WebAssembly streamed by the page") for m in obs.wasm if m.url]
+    seen: set[tuple[str, str]] = set()
+    for url, ctx in loads:
+        for hit in engines.domains.match_url(url):
+            if (hit.rule.id, url) in seen:
+                continue
+            seen.add((hit.rule.id, url))
+            out.findings.append(finding(hit.rule, EvidenceKind.domain, Location(target=url, context=ctx),
+                                        excerpt=url))
+
+
+def _cpu(obs: Observation, page: str, out: Analysis, threshold: float) -> None:
+    if len(obs.cpu) < 2 or obs.cpu[-1].ts - obs.cpu[0].ts < MIN_CPU_SPAN_S:
+        return
+    share = obs.cpu_share
+    if share >= threshold:
+        out.findings.append(runtime_finding(
+            "runtime.cpu.sustained", Location(target=page, context="renderer CPU, workers included"),
+            message=f"{RUNTIME_RULES['runtime.cpu.sustained'].description} {obs.cpu_seconds:.1f} CPU s "
+                    f"over {obs.cpu[-1].ts - obs.cpu[0].ts:.1f} s: mean {share:.0%} of a core, "
+                    f"peak {obs.cpu_peak_share:.0%}."))
+
+
+def _safely(out: Analysis, run, what: str) -> None:
+    """One script the analysers choke on costs that script, not the site's evidence."""
+    try:
+        out.extend(run())
+    except Exception as e:
+        out.notes.append(f"internal error analysing {what}: {type(e).__name__}: {e} (please report)")
+
+
+def _static(obs: Observation, engines, out: Analysis) -> None:
+    """Scripts, documents and Blob worker sources through the same engines as `webscan scan`."""
+    done: set[str] = set()
+    for sc in obs.scripts:
+        digest = hashlib.sha256(sc.body).hexdigest()
+        if digest in done or not sc.body:
+            continue
+        done.add(digest)
+        if sc.resource_type == "document":
+            _safely(out, lambda: engines.html.analyse(sc.body, sc.url, page_url=sc.url), sc.url)
+        elif sc.body[:4] == b"\x00asm":
+            continue  # modules are analysed from the runtime capture
+        else:
+            _safely(out, lambda: engines.js.analyse(sc.body, sc.url), sc.url)
+    for w in obs.workers:
+        if w.source:
+            data = w.source.encode("utf-8", "replace")
+            digest = hashlib.sha256(data).hexdigest()
+            if digest not in done:
+                done.add(digest)
+                _safely(out, lambda: engines.js.analyse(data, w.url, context=f"Blob worker started by {w.parent}"),
+                        w.url)

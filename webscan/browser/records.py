@@ -1,0 +1,124 @@
+"""Typed records of one page visit: what ran, not what it means.
+
+Plain dataclasses (picklable, so the crawler can hand an Observation to a process pool for
+analysis). Timestamps `ts` are seconds since the visit started, taken when Python received the
+record. evidence.py turns these into Findings; nothing here judges.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+
+@dataclass
+class WasmModuleSeen:
+    data: bytes
+    api: str  # compile | instantiate | instantiateStreaming | compileStreaming | Module | validate
+    where: str  # URL of the page, frame or worker that compiled it
+    realm: str  # page | frame | worker | shared-worker | service-worker
+    ts: float
+    url: str | None = None  # the .wasm URL for the streaming APIs
+    size: int = 0  # as reported by the hook; > len(data) when the module was too big to hand out
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+
+@dataclass
+class WorkerSeen:
+    url: str
+    kind: str  # dedicated | module | shared (from the hook) or the CDP target type
+    parent: str  # URL of the creating page/frame/worker
+    ts: float
+    source: str | None = None  # script text of Blob-URL workers, when the hook could read it
+    via: str = "hook"  # hook (constructor seen) | cdp (target attached: its code was hooked)
+
+
+@dataclass
+class SocketSeen:
+    url: str
+    where: str  # page, frame or worker URL that opened it ("" when only the network saw it)
+    ts: float
+    socket_id: str = ""  # ties frames to their connection
+
+
+@dataclass
+class SocketFrame:
+    socket_id: str
+    url: str
+    direction: str  # sent | received
+    payload: str  # text frames as text; binary as base64 (opcode 2), truncated to a bound
+    ts: float
+    binary: bool = False
+
+
+@dataclass
+class CpuSample:
+    ts: float
+    process_time_s: float  # renderer CPU seconds (workers included), summed over the page's processes
+
+
+@dataclass
+class ScriptLoaded:
+    url: str
+    body: bytes
+    resource_type: str  # script | document | worker ...
+    status: int
+
+
+@dataclass
+class PageError:
+    kind: str  # navigation | load-timeout | visit-timeout | crash | dialog-storm | browser | script | instrument
+    message: str
+    ts: float
+    fatal: bool = False  # fatal errors give the site an `error` verdict when nothing else was found
+
+
+@dataclass
+class Observation:
+    url: str  # exactly as given
+    final_url: str = ""
+    started_at: float = 0.0  # time.time() at the start of the visit
+    duration_s: float = 0.0
+    window_s: float = 0.0
+    wasm: list[WasmModuleSeen] = field(default_factory=list)
+    workers: list[WorkerSeen] = field(default_factory=list)
+    sockets: list[SocketSeen] = field(default_factory=list)
+    frames: list[SocketFrame] = field(default_factory=list)
+    cpu: list[CpuSample] = field(default_factory=list)
+    scripts: list[ScriptLoaded] = field(default_factory=list)
+    errors: list[PageError] = field(default_factory=list)
+    dialogs: int = 0
+    popups: int = 0
+    downloads: int = 0
+    frames_dropped: int = 0  # frames beyond the per-visit bound (counted, not kept)
+    worker_hold_ms: list[float] = field(default_factory=list)
+    browser_rss_bytes: int = 0
+
+    @property
+    def fatal(self) -> PageError | None:
+        return next((e for e in self.errors if e.fatal), None)
+
+    @property
+    def cpu_seconds(self) -> float:
+        if len(self.cpu) < 2:
+            return 0.0
+        return max(0.0, self.cpu[-1].process_time_s - self.cpu[0].process_time_s)
+
+    @property
+    def cpu_share(self) -> float:
+        """Mean share of one core over the sampled span (1.0 = one core busy the whole time)."""
+        if len(self.cpu) < 2 or self.cpu[-1].ts <= self.cpu[0].ts:
+            return 0.0
+        return self.cpu_seconds / (self.cpu[-1].ts - self.cpu[0].ts)
+
+    @property
+    def cpu_peak_share(self) -> float:
+        """Highest share of a core between two consecutive samples."""
+        best = 0.0
+        for a, b in zip(self.cpu, self.cpu[1:]):
+            if b.ts > a.ts:
+                best = max(best, (b.process_time_s - a.process_time_s) / (b.ts - a.ts))
+        return best
