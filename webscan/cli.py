@@ -214,6 +214,155 @@ def _open_output(output: Path | None, format: Format):
     return f, finish
 
 
+class CrawlFormat(str, Enum):
+    jsonl = "jsonl"
+    csv = "csv"
+
+
+@app.command()
+def crawl(
+    sites: Annotated[list[str], typer.Argument(
+        help="Sites to visit: URLs, bare domains, or files listing one per line (# comments).",
+        show_default=False)],
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write results here as they "
+                   "finish (JSONL: one object per site; or CSV with --format csv). Default: "
+                   "standard output.")] = None,
+    format: Annotated[CrawlFormat, typer.Option("--format", "-f", help="jsonl (the full report "
+                      "per site) or csv (a summary row per site).")] = CrawlFormat.jsonl,
+    report: Annotated[Optional[Path], typer.Option("--report", help="Also write an HTML report "
+                      "with the evidence, CPU charts and Wasm fingerprints.")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Skip sites already in --out (JSONL) "
+                      "and append the rest; a line cut off by a kill is removed first.")] = False,
+    window: Annotated[float, typer.Option("--window", min=1.0, help="Seconds to watch each page "
+                      "after it loads.")] = 10.0,
+    concurrency: Annotated[int, typer.Option("--concurrency", "-c", min=0, help="Sites visited "
+                           "at once; 0 chooses from cores and memory.")] = 0,
+    nav_timeout: Annotated[float, typer.Option("--nav-timeout", min=1.0, help="Seconds a page "
+                           "may take to load.")] = 20.0,
+    browser: Annotated[Optional[str], typer.Option("--browser", envvar="WEBSCAN_CHROMIUM",
+                       help="Chromium executable (default: found automatically).")] = None,
+    browser_arg: Annotated[Optional[list[str]], typer.Option("--browser-arg", help="Extra "
+                           "Chromium switch, repeatable, e.g. "
+                           "--browser-arg=--host-resolver-rules='MAP * 127.0.0.1'.")] = None,
+    fail_on: Annotated[FailOn, typer.Option("--fail-on", help="Exit 1 when any site is judged "
+                       "this or worse.")] = FailOn.never,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")] = False,
+    signatures: SigOpt = None,
+) -> None:
+    """Visit sites in headless Chromium and judge each: Wasm, workers, sockets and CPU are
+    watched in every page, frame and worker, and every script the page loads is analysed.
+
+    Example:  webscan crawl sites.txt --out results.jsonl --report report.html
+
+    Exit codes: 0 done (or nothing at --fail-on), 1 a site met --fail-on, 2 usage or setup
+    error (no Chromium, bad sites file), 130 interrupted (finished sites are kept).
+    """
+    import asyncio
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from webscan.browser.launch import ChromiumNotFound, find_chromium
+    from webscan.crawl.results import ResultsWriter, completed_sites
+    from webscan.crawl.runner import CrawlOptions
+    from webscan.crawl.runner import crawl as run_crawl
+    from webscan.crawl.sites import SitesError, read_sites
+    from webscan.model import VERDICT_RANK, VerdictLabel
+
+    _load_sigs(signatures)  # fail early, with the file and rule named
+    try:
+        targets, problems = read_sites(sites)
+    except SitesError as e:
+        _fail(str(e))
+    for p in problems:
+        err.print(f"[yellow]skipped[/] {p}", markup=True, highlight=False)
+    if resume and (out is None or format is not CrawlFormat.jsonl):
+        _fail("--resume needs --out FILE in jsonl format (it reads the sites already done there)")
+    done = completed_sites(out) if resume and out is not None else set()
+    todo = [t for t in targets if t.given not in done]
+    if not targets:
+        _fail("no sites to crawl (give URLs, domains or a file listing them)")
+    try:
+        executable = find_chromium(browser)
+    except ChromiumNotFound as e:
+        _fail(str(e))
+    writer, csv_out = None, None
+    if format is CrawlFormat.jsonl:
+        if out is None:
+            stream = sys.stdout
+        else:
+            writer = ResultsWriter(out, append=resume)
+    else:
+        import csv as csvmod
+
+        stream = open(out, "w", newline="", encoding="utf-8") if out else sys.stdout
+        csv_out = csvmod.writer(stream)
+        csv_out.writerow(["url", "verdict", "score", "cpu_seconds", "peak_cpu_share",
+                          "pool_submits", "why"])
+    reports = []
+    progress = Progress(TextColumn("crawling"), BarColumn(), MofNCompleteColumn(),
+                        TimeElapsedColumn(), TextColumn("{task.fields[last]}"), console=err,
+                        transient=True, disable=quiet or not err.is_terminal)
+
+    def on_report(r) -> None:
+        reports.append(r)
+        if writer is not None:
+            writer.write(r)
+        elif csv_out is not None:
+            rt = r.runtime
+            csv_out.writerow([r.url, r.verdict.value, f"{r.score:.3f}",
+                              f"{rt.cpu_seconds:.2f}" if rt else "",
+                              f"{rt.peak_cpu_share:.2f}" if rt else "", rt.pool_submits if rt else "",
+                              r.error or (r.findings[0].message[:120] if r.findings else "")])
+            stream.flush()
+        else:
+            stream.write(r.model_dump_json() + "\n")
+            stream.flush()
+        progress.update(task, advance=1, last=f"{r.url[:40]}: {r.verdict.value}")
+
+    options = CrawlOptions(window_s=window, concurrency=concurrency, nav_timeout_s=nav_timeout,
+                           browser=executable, browser_args=tuple(browser_arg or ()),
+                           sig_dirs=tuple(str(x) for x in signatures or ()))
+    if done and not quiet:
+        err.print(f"resuming: {len(done)} sites already in {out}, {len(todo)} to go")
+    interrupted = False
+    with progress:
+        task = progress.add_task("crawl", total=len(todo), last="")
+        try:
+            asyncio.run(run_crawl(todo, options, on_report))
+        except KeyboardInterrupt:
+            interrupted = True
+    if writer is not None:
+        writer.close()
+    if report is not None:
+        _write_html(report, reports, "webscan crawl")
+    if not quiet:
+        _crawl_summary(reports)
+    if interrupted:
+        err.print(f"[yellow]interrupted[/] after {len(reports)} of {len(todo)} sites; they are "
+                  "saved (rerun with --resume to continue)")
+        raise typer.Exit(130)
+    if fail_on is not FailOn.never:
+        bar = VERDICT_RANK[VerdictLabel(fail_on.value)]
+        if any(VERDICT_RANK.get(r.verdict, -1) >= bar for r in reports):
+            raise typer.Exit(1)
+
+
+def _crawl_summary(reports: list) -> None:
+    from rich.table import Table
+
+    from webscan.output.summary import verdict_counts
+
+    err.print("Crawled " + ", ".join(f"{n} {v}" for v, n in verdict_counts(reports).items()))
+    flagged = [r for r in reports if r.verdict.value in ("miner", "suspicious", "error")]
+    if not flagged:
+        return
+    table = Table("site", "verdict", "score", "why", title="flagged sites")
+    for r in flagged:
+        why = r.error or (r.explanation.split("Evidence: ", 1)[-1][:100])
+        table.add_row(r.url or "?", r.verdict.value, f"{r.score:.2f}", why)
+    err.print(table)
+
+
 @app.command()
 def schema() -> None:
     """Print the JSON Schema of a report (one per file or site): the model every output,

@@ -1,0 +1,155 @@
+"""`webscan crawl` end to end: real Chromium, the fixture server and stub pool on 127.0.0.1.
+
+Every page in site_fixtures/pages/pages.json is crawled once (miners first- and third-party,
+in a cross-origin iframe, throttled, delayed, on click, webdriver-shy, stratum and webminerpool
+style; benign busy loop, Wasm physics, hashing, chat, an MDN-style page). Skipped only when no
+Chromium is installed.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from conftest import run_cli
+
+from webscan.browser.launch import ChromiumNotFound, find_chromium
+
+try:
+    find_chromium()
+except ChromiumNotFound as e:  # pragma: no cover - depends on the machine
+    pytest.skip(f"no Chromium: {e}", allow_module_level=True)
+
+from site_fixtures.server import FixtureServer  # noqa: E402
+
+PAGES = json.loads((Path(__file__).resolve().parent.parent / "site_fixtures" / "pages"
+                    / "pages.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def srv():
+    with FixtureServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def crawled(srv, tmp_path_factory):
+    d = tmp_path_factory.mktemp("crawl")
+    sites = d / "sites.txt"
+    lines = ["# every fixture page", ""]
+    lines += [srv.url(p["path"]) + f"  # expect {p['expect']}" for p in PAGES]
+    sites.write_text("\n".join(lines) + "\n")
+    out = d / "results.jsonl"
+    r = run_cli("crawl", str(sites), "--out", str(out), "--report", str(d / "report.html"),
+                "--window", "6", "--fail-on", "miner", timeout=900)
+    return d, sites, out, r
+
+
+def test_every_fixture_page_gets_its_verdict(srv, crawled):
+    d, _, out, r = crawled
+    assert "Traceback" not in r.stderr, r.stderr
+    rows = [json.loads(x) for x in out.read_text().splitlines()]
+    got = {row["url"]: row for row in rows}
+    expected = {srv.url(p["path"]): p["expect"] for p in PAGES}
+    assert set(got) == set(expected)  # url exactly as given, one line each
+    wrong = {u: (got[u]["verdict"], want, got[u]["explanation"][:200])
+             for u, want in expected.items()
+             if (got[u]["verdict"] == "miner") != (want == "miner")}
+    assert not wrong, wrong
+    assert r.returncode == 1  # --fail-on miner, and there are miners
+
+
+def test_miner_reports_carry_runtime_evidence(srv, crawled):
+    _, _, out, _ = crawled
+    rows = {json.loads(x)["url"]: json.loads(x) for x in out.read_text().splitlines()}
+    first = rows[srv.url("/miner/first-party.html")]
+    assert first["technique"] == "T1496"
+    rt = first["runtime"]
+    assert rt["cpu_seconds"] > 0 and rt["pool_submits"] >= 1 and rt["workers"] >= 1
+    assert rt["cpu_series"] and all(p["share"] >= 0 for p in rt["cpu_series"])
+    assert any(f["kind"] in ("protocol", "runtime", "wasm") for f in first["findings"])
+    assert first["wasm_modules"]
+
+
+def test_html_report_lists_every_site(srv, crawled):
+    d, _, _, _ = crawled
+    html = (d / "report.html").read_text()
+    for p in PAGES:
+        assert srv.url(p["path"]) in html
+    assert "<svg" in html  # CPU chart of a flagged site
+
+
+def test_resume_skips_finished_sites_and_repairs_a_torn_line(srv, crawled):
+    d, sites, out, _ = crawled
+    lines = out.read_text().splitlines()
+    kept = lines[:-2]
+    torn = lines[-1][: len(lines[-1]) // 2]
+    out.write_text("\n".join(kept) + "\n" + torn)
+    r = run_cli("crawl", str(sites), "--out", str(out), "--resume", "--window", "4", timeout=600)
+    assert r.returncode == 0, r.stderr
+    rows = [json.loads(x) for x in out.read_text().splitlines()]
+    urls = [row["url"] for row in rows]
+    assert len(urls) == len(set(urls)) == len(PAGES)
+    assert "2 to go" in r.stderr
+
+
+def test_csv_summary_and_bad_input(srv, tmp_path):
+    out = tmp_path / "summary.csv"
+    r = run_cli("crawl", srv.url("/benign/mdn-example.html"), "ftp://nope.example/",
+                "--format", "csv", "--out", str(out), "--window", "2")
+    assert r.returncode == 0, r.stderr
+    assert "skipped" in r.stderr and "only http and https" in r.stderr
+    rows = list(csv.reader(out.open()))
+    assert rows[0][:3] == ["url", "verdict", "score"] and len(rows) == 2
+    assert rows[1][0] == srv.url("/benign/mdn-example.html") and rows[1][1] != "miner"
+
+
+def test_unreachable_site_is_an_error_and_the_crawl_goes_on(srv, tmp_path):
+    out = tmp_path / "r.jsonl"
+    r = run_cli("crawl", "http://127.0.0.1:9/", srv.url("/benign/chat.html"), "--out", str(out),
+                "--window", "2", "--nav-timeout", "5")
+    rows = {json.loads(x)["url"]: json.loads(x) for x in out.read_text().splitlines()}
+    assert rows["http://127.0.0.1:9/"]["verdict"] == "error"
+    assert rows["http://127.0.0.1:9/"]["error"]
+    assert rows[srv.url("/benign/chat.html")]["verdict"] in ("clean", "suspicious")
+
+
+def test_usage_errors():
+    r = run_cli("crawl", "--resume", "example.com")
+    assert r.returncode == 2 and "--resume needs --out" in r.stderr
+    r = run_cli("crawl", "example.com", "--browser", "/nonexistent/chromium")
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+
+
+def test_kill_9_mid_crawl_then_resume_gives_one_valid_line_per_site(srv, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from conftest import ROOT
+
+    sites = tmp_path / "sites.txt"
+    urls = [srv.url(p["path"]) + f"?copy={i}" for i in range(3) for p in PAGES
+            if p["expect"] != "miner"]
+    sites.write_text("\n".join(urls) + "\n")
+    out = tmp_path / "r.jsonl"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-m", "webscan", "crawl", str(sites), "--out",
+                             str(out), "--window", "3", "-q"], env=env, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if out.exists() and out.read_text().count("\n") >= 2:
+            break
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)  # the crawler, its judges and its browser
+    proc.wait()
+    r = run_cli("crawl", str(sites), "--out", str(out), "--resume", "--window", "3", timeout=600)
+    assert r.returncode == 0, r.stderr
+    rows = [json.loads(x) for x in out.read_text().splitlines()]
+    assert sorted(row["url"] for row in rows) == sorted(urls)
