@@ -153,3 +153,20 @@ def test_kill_9_mid_crawl_then_resume_gives_one_valid_line_per_site(srv, tmp_pat
     assert r.returncode == 0, r.stderr
     rows = [json.loads(x) for x in out.read_text().splitlines()]
     assert sorted(row["url"] for row in rows) == sorted(urls)
+
+
+def test_hostile_pages_are_errors_with_reasons_and_the_crawl_goes_on(srv, tmp_path):
+    traps = ["/trap/redirect-loop", "/trap/huge.html", "/trap/download", "/trap/slow?ms=60000",
+             "/trap/dialogs.html", "/trap/popups.html", "/trap/never-loads.html"]
+    urls = [srv.url(t) for t in traps] + [srv.url("/benign/mdn-example.html")]
+    out = tmp_path / "r.jsonl"
+    r = run_cli("crawl", *urls, "--out", str(out), "--window", "2", "--nav-timeout", "6",
+                timeout=600)
+    assert "Traceback" not in r.stderr, r.stderr
+    rows = {json.loads(x)["url"]: json.loads(x) for x in out.read_text().splitlines()}
+    assert set(rows) == set(urls)
+    for t in ("/trap/redirect-loop", "/trap/huge.html", "/trap/download", "/trap/slow?ms=60000"):
+        row = rows[srv.url(t)]
+        assert row["verdict"] == "error" and row["error"], (t, row["verdict"], row["explanation"])
+    assert all(row["verdict"] != "miner" for row in rows.values())
+    assert rows[srv.url("/benign/mdn-example.html")]["verdict"] != "error"
