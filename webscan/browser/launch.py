@@ -14,6 +14,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterable, Sequence
@@ -187,6 +188,18 @@ class ChromiumProcess:
         shutil.rmtree(self.user_data_dir, ignore_errors=True)
 
 
+def _die_with_parent() -> None:
+    """In the child before exec (Linux): SIGKILL the browser when the thread that started it
+    dies, so a crawl killed with kill -9 never leaves Chromium running. The browser is started
+    from the event loop's thread, which lives as long as the crawl."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 async def start_chromium(executable: str | None = None, *, headless: bool = True,
                          extra_args: Iterable[str] = (), timeout_s: float = 20.0) -> ChromiumProcess:
     """Start Chromium and wait for its DevTools endpoint (read from DevToolsActivePort)."""
@@ -195,7 +208,8 @@ async def start_chromium(executable: str | None = None, *, headless: bool = True
     args = chromium_args(profile, headless=headless, extra_args=extra_args)
     log = open(os.path.join(profile, "chromium.log"), "wb")
     proc = subprocess.Popen([exe, *args], stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                            start_new_session=True)  # own group: killpg reaches every renderer
+                            start_new_session=True,  # own group: killpg reaches every renderer
+                            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None)
     log.close()
     active = Path(profile) / "DevToolsActivePort"
     deadline = time.monotonic() + timeout_s
