@@ -364,6 +364,31 @@ def _crawl_summary(reports: list) -> None:
 
 
 @app.command()
+def serve(
+    host: Annotated[str, typer.Option("--host", help="Address to listen on. Keep 127.0.0.1 "
+                    "unless a reverse proxy fronts the service.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port (0 picks a free "
+                    "one).")] = 8000,
+    signatures: SigOpt = None,
+) -> None:
+    """Start the verdict service (FastAPI): static scans of uploads, the signature feed for
+    the extension, health and Prometheus metrics. API docs at http://HOST:PORT/docs.
+
+    This first slice has no database yet: extension reports, shared verdicts and audits
+    come next (issue 4).
+    """
+    import uvicorn
+
+    from webscan.service.app import create_app
+
+    sigs = _load_sigs(signatures)
+    try:
+        uvicorn.run(create_app(sigs=sigs), host=host, port=port, log_level="info")
+    except OSError as e:
+        _fail(f"cannot listen on {host}:{port}: {e.strerror or e}")
+
+
+@app.command()
 def schema() -> None:
     """Print the JSON Schema of a report (one per file or site): the model every output,
     the service and the extension share."""
