@@ -109,7 +109,6 @@ def scan(
 
       webscan scan page.html --page-url https://example.org/ --format json
     """
-    from webscan.model import VERDICT_RANK, VerdictLabel
     from webscan.output.summary import summary_line, verdict_counts
     from webscan.parallel import scan_targets
     from webscan.scanner import iter_targets
@@ -171,10 +170,18 @@ def scan(
         err.print(f"[yellow]interrupted[/] after {len(reports)} of {len(targets)} files; "
                   "the report holds those scanned so far")
         raise typer.Exit(130)
-    if fail_on is not FailOn.never:
-        bar = VERDICT_RANK[VerdictLabel(fail_on.value)]
-        if any(VERDICT_RANK.get(r.verdict, -1) >= bar for r in reports):
-            raise typer.Exit(1)
+    _exit_on(fail_on, reports)
+
+
+def _exit_on(fail_on: FailOn, reports: list) -> None:
+    """Exit 1 when any report is judged `fail_on` or worse (scan and crawl share the rule)."""
+    from webscan.model import VERDICT_RANK, VerdictLabel
+
+    if fail_on is FailOn.never:
+        return
+    bar = VERDICT_RANK[VerdictLabel(fail_on.value)]
+    if any(VERDICT_RANK.get(r.verdict, -1) >= bar for r in reports):
+        raise typer.Exit(1)
 
 
 def _write_html(path: Path, reports: list, title: str) -> None:
@@ -266,7 +273,6 @@ def crawl(
     from webscan.crawl.runner import CrawlOptions
     from webscan.crawl.runner import crawl as run_crawl
     from webscan.crawl.sites import SitesError, read_sites
-    from webscan.model import VERDICT_RANK, VerdictLabel
 
     _load_sigs(signatures)  # fail early, with the file and rule named
     try:
@@ -341,10 +347,7 @@ def crawl(
         err.print(f"[yellow]interrupted[/] after {len(reports)} of {len(todo)} sites; they are "
                   "saved (rerun with --resume to continue)")
         raise typer.Exit(130)
-    if fail_on is not FailOn.never:
-        bar = VERDICT_RANK[VerdictLabel(fail_on.value)]
-        if any(VERDICT_RANK.get(r.verdict, -1) >= bar for r in reports):
-            raise typer.Exit(1)
+    _exit_on(fail_on, reports)
 
 
 def _crawl_summary(reports: list) -> None:
