@@ -111,6 +111,7 @@ def test_unreachable_site_is_an_error_and_the_crawl_goes_on(srv, tmp_path):
     out = tmp_path / "r.jsonl"
     r = run_cli("crawl", "http://127.0.0.1:9/", srv.url("/benign/chat.html"), "--out", str(out),
                 "--window", "2", "--nav-timeout", "5")
+    assert "Traceback" not in r.stderr, r.stderr
     rows = {json.loads(x)["url"]: json.loads(x) for x in out.read_text().splitlines()}
     assert rows["http://127.0.0.1:9/"]["verdict"] == "error"
     assert rows["http://127.0.0.1:9/"]["error"]

@@ -3,51 +3,35 @@
 from __future__ import annotations
 
 import socket
-import threading
 import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
-import uvicorn
 
+from service_support import LiveServer, sqlite_url
 from tests.conftest import FIXTURES
+from webscan.service.ratelimit import RateLimits
 
 SMALL_LIMIT = 4096  # a second app with a tiny upload limit, so "oversized" stays cheap to send
 
 
-class LiveServer:
-    def __init__(self, app) -> None:
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0,
-                                                    log_level="warning", lifespan="off"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> str:
-        self.thread.start()
-        deadline = time.monotonic() + 30
-        while not self.server.started:
-            if not self.thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.01)
-        host, port = self.server.servers[0].sockets[0].getsockname()[:2]
-        return f"http://{host}:{port}"
-
-    def __exit__(self, *exc) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-
-
 @pytest.fixture(scope="module")
-def apps(sigs):
-    from webscan.service import create_app
+def apps(sigs, tmp_path_factory):
+    from webscan.service.app import ServiceConfig, create_app
 
-    small = create_app(sigs=sigs, max_upload_bytes=SMALL_LIMIT)
+    d = tmp_path_factory.mktemp("db")
+
+    def config(name: str) -> ServiceConfig:
+        return ServiceConfig(db_url=sqlite_url(d / name), rate_limits=RateLimits(0, 0, 0, 0))
+
+    small = create_app(sigs=sigs, config=config("small.db"), max_upload_bytes=SMALL_LIMIT)
 
     def boom() -> None:  # a real route that fails, to exercise the app's catch-all handler
         raise RuntimeError("secret-detail from a bug")
 
     small.add_api_route("/test-only/boom", boom)
-    return create_app(sigs=sigs), small
+    return create_app(sigs=sigs, config=config("main.db")), small
 
 
 @pytest.fixture(scope="module")
@@ -254,13 +238,12 @@ def test_openapi_documents_scan_body(client):
     assert {"application/octet-stream", "multipart/form-data"} <= set(body)
 
 
-def test_webscan_serve_command_starts_the_service():
+def test_webscan_serve_command_starts_the_service(tmp_path):
     """`webscan serve` as a user runs it: a real process, a real port, then /healthz."""
     import os
     import socket
     import subprocess
     import sys
-    import time
     import urllib.request
 
     from conftest import ROOT
@@ -268,7 +251,8 @@ def test_webscan_serve_command_starts_the_service():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "webscan", "serve", "--port", str(port)],
+    proc = subprocess.Popen([sys.executable, "-m", "webscan", "serve", "--port", str(port),
+                             "--db", f"sqlite:///{tmp_path / 'w.db'}"],
                             env={**os.environ, "PYTHONPATH": str(ROOT)},
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

@@ -372,21 +372,69 @@ def serve(
                     "unless a reverse proxy fronts the service.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port (0 picks a free "
                     "one).")] = 8000,
+    db: Annotated[Optional[str], typer.Option("--db", metavar="URL", help="Database URL "
+                  "(SQLAlchemy), e.g. sqlite:///webscan.db or postgresql+psycopg://u@h/db. "
+                  "Default: webscan.db in your user data directory.")] = None,
+    allow_private: Annotated[bool, typer.Option("--allow-private", help="Let audits visit "
+                             "loopback, private and link-local addresses (tests, intranets). "
+                             "Never on a public service.")] = False,
+    api_key: Annotated[Optional[list[str]], typer.Option("--api-key", help="Require this key "
+                       "(X-API-Key or Authorization: Bearer) for audits; repeat for several. "
+                       "Also read from WEBSCAN_API_KEYS (comma-separated).")] = None,
+    rate_limit: Annotated[float, typer.Option("--rate-limit", min=0, help="Reports per minute "
+                          "per client address (scans get a quarter of it, audits a twentieth, "
+                          "lookups ten times it); 0 turns rate limits off.")] = 120.0,
+    confirm_reporters: Annotated[int, typer.Option("--confirm-reporters", min=1, help="How "
+                                 "many independent reporters (distinct networks) must see "
+                                 "mining before reports alone make a site a miner.")] = 3,
+    audit_concurrency: Annotated[int, typer.Option("--audit-concurrency", min=1, max=16,
+                                 help="Audit crawls run at once (each is a browser).")] = 1,
+    audit_queue: Annotated[int, typer.Option("--audit-queue", min=1, help="Audits that may "
+                           "wait; beyond this POST /v1/audits answers 503.")] = 100,
+    audit_window: Annotated[float, typer.Option("--audit-window", min=1, help="Seconds each "
+                            "audited page is watched.")] = 10.0,
+    trust_proxy: Annotated[bool, typer.Option("--trust-proxy", help="Take the client address "
+                           "from X-Forwarded-For (only behind your own reverse proxy).")] = False,
+    browser: Annotated[Optional[str], typer.Option("--browser", help="Chromium for audits "
+                       "(default: found automatically).")] = None,
     signatures: SigOpt = None,
 ) -> None:
-    """Start the verdict service (FastAPI): static scans of uploads, the signature feed for
-    the extension, health and Prometheus metrics. API docs at http://HOST:PORT/docs.
+    """Start the verdict service (FastAPI) with its database.
 
-    This first slice has no database yet: extension reports, shared verdicts and audits
-    come next (issue 4).
+    Extensions report what they saw (POST /v1/reports), anyone looks up a site's shared
+    verdict (GET /v1/verdicts?url=), site owners queue audit crawls (POST /v1/audits), and
+    CI uploads files for a static verdict (POST /v1/scan). API docs at http://HOST:PORT/docs;
+    Prometheus metrics at /metrics.
+
+    Example: webscan serve --port 8000 --db sqlite:///webscan.db
     """
+    import os
+
     import uvicorn
 
-    from webscan.service.app import create_app
+    from webscan.consensus import ConsensusPolicy
+    from webscan.service.app import ServiceConfig, create_app
+    from webscan.service.ratelimit import RateLimits
+    from webscan.service.store import StoreError
 
     sigs = _load_sigs(signatures)
+    keys = [k.strip() for k in (api_key or []) + os.environ.get("WEBSCAN_API_KEYS", "").split(",")
+            if k.strip()]
+    config = ServiceConfig(
+        db_url=db, allow_private=allow_private, api_keys=tuple(keys),
+        rate_limits=RateLimits(reports=rate_limit, scans=rate_limit / 4,
+                               audits=rate_limit / 20, lookups=rate_limit * 10),
+        policy=ConsensusPolicy(confirm_reporters=confirm_reporters),
+        audit_concurrency=audit_concurrency, audit_queue=audit_queue,
+        audit_window_s=audit_window, browser=browser, trust_proxy=trust_proxy,
+        sig_dirs=tuple(str(d) for d in signatures or ()))
     try:
-        uvicorn.run(create_app(sigs=sigs), host=host, port=port, log_level="info")
+        application = create_app(sigs=sigs, config=config)
+    except StoreError as e:
+        _fail(f"{e}. Check the --db URL and that its folder is writable.")
+    try:
+        uvicorn.run(application, host=host, port=port, log_level="info", proxy_headers=False,
+                    access_log=False)
     except OSError as e:
         _fail(f"cannot listen on {host}:{port}: {e.strerror or e}")
 

@@ -147,3 +147,103 @@ class Report(BaseModel):
     scanned_at: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
     duration_ms: float | None = None
     tool: Literal["webscan"] = "webscan"
+
+
+# --- Reports from browsers, shared verdicts and audits (the verdict service's vocabulary) ---
+
+REPORTER_PATTERN = r"^[A-Za-z0-9_-]{16,64}$"
+PAGE_URL_PATTERN = r"^[hH][tT][tT][pP][sS]?://[^\s]+$"
+
+
+class PageReport(BaseModel):
+    """What one browser saw on one page, as the extension sends it to `POST /v1/reports`.
+
+    Only the page's URL and evidence: never page content, cookies or form data. `reporter` is
+    a random id the extension makes once per install; the service never trusts `local_verdict`
+    or the findings' categories, it re-judges each finding by rule id with its own signatures.
+    Bounds are here, not in the service, so any client can check a report before sending it.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(strict=True, min_length=8, max_length=2048, pattern=PAGE_URL_PATTERN)
+    reporter: str = Field(strict=True, pattern=REPORTER_PATTERN,
+                          description="random per-install id (16-64 of A-Z a-z 0-9 _ -)")
+    client: str = Field(strict=True, min_length=1, max_length=64, pattern=r"^[\x21-\x7e]+$",
+                        description="client name/version, e.g. webscan-extension/0.1.0")
+    local_verdict: VerdictLabel
+    score: float = Field(default=0.0, strict=True, ge=0.0, le=1.0)
+    findings: list[Finding] = Field(default_factory=list, max_length=100)
+    wasm_modules: list[WasmSummary] = Field(default_factory=list, max_length=32)
+    runtime: RuntimeSummary | None = None
+    observed_at: datetime | None = None
+
+
+class AuditStatus(str, Enum):
+    queued = "queued"
+    running = "running"
+    done = "done"
+    failed = "failed"
+
+
+class AuditRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(strict=True, min_length=8, max_length=2048, pattern=PAGE_URL_PATTERN,
+                     description="http(s) URL of the page to crawl")
+
+
+class Audit(BaseModel):
+    """One audit crawl requested from the service; `report` is one line of `webscan crawl`."""
+
+    id: str
+    url: str
+    status: AuditStatus
+    requested_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    verdict: VerdictLabel | None = None
+    error: str | None = None
+    report: Report | None = None
+
+
+class AuditSummary(BaseModel):
+    id: str
+    status: AuditStatus
+    verdict: VerdictLabel | None = None
+    finished_at: datetime | None = None
+
+
+class SiteVerdict(BaseModel):
+    """The shared verdict for one scope (an exact origin, or a registrable domain).
+
+    `verdict` is None when nothing is known. `source` says what decided it: an audit crawl by
+    the service, enough independent reporters, or unconfirmed reports (never more than
+    `suspicious`). `reporters` counts independent reporters (distinct client networks).
+    """
+
+    scope: Literal["origin", "domain"]
+    key: str
+    verdict: VerdictLabel | None = None
+    technique: str | None = None
+    source: Literal["audit", "reporters", "unconfirmed-reports", "none"] = "none"
+    explanation: str
+    reports: int = 0
+    reporters: int = 0
+    flagging_reporters: int = 0
+    first_seen: datetime | None = None
+    last_seen: datetime | None = None
+    last_audit: AuditSummary | None = None
+    evidence: list[Finding] = Field(default_factory=list)
+
+
+class VerdictLookup(BaseModel):
+    """Answer of `GET /v1/verdicts` and `POST /v1/reports`: both scopes, and the worse of them."""
+
+    url: str
+    origin: str
+    domain: str
+    verdict: VerdictLabel | None = None
+    technique: str | None = None
+    origin_verdict: SiteVerdict
+    domain_verdict: SiteVerdict

@@ -19,7 +19,7 @@ except ImportError:  # pragma: no cover - Python < 3.11
 from bisect import bisect_right
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 import tree_sitter_javascript
 from tree_sitter import Language, Node, Parser, Query, QueryCursor, QueryError

@@ -81,3 +81,28 @@ def is_third_party(url: str, page_url: str | None) -> bool | None:
     if mine is None or theirs is None:
         return None
     return mine != theirs
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def origin_of(url: str) -> str | None:
+    """The web origin (`scheme://host[:port]`) of an absolute http(s) URL, normalised as
+    browsers do (lower case, IDNA host, default port dropped); None for anything else."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS or not parts.hostname:
+        return None
+    host = normalise_host(parts.hostname)
+    if not host:
+        return None
+    shown = f"[{host}]" if ":" in host else host
+    if port is not None and port != _DEFAULT_PORTS[scheme]:
+        shown += f":{port}"
+    return f"{scheme}://{shown}"

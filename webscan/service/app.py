@@ -1,25 +1,42 @@
-"""The FastAPI application: static scan uploads, the signature feed, health and metrics.
+"""The FastAPI application: reports from browsers, shared verdicts, audits, static scans,
+the signature feed, health and metrics.
 
-First slice of issue 4: no database yet, so no reports, verdict lookups or audits. Everything
-here is stateless apart from the metrics counters, and the costly part (compiling signatures
-into engines) happens once in `create_app`, never per request.
+The service only moves data: detection is webscan.scanner and the crawler, verdicts are
+webscan.verdict, and the shared verdict over many reports is webscan.consensus. The costly
+parts (compiling signatures into engines, opening and migrating the database) happen once in
+`create_app`, never per request.
 """
 
 from __future__ import annotations
 
+import asyncio
+import hmac
 import json
 import logging
 import threading
+import time
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
 
-from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi import Depends, FastAPI, HTTPException, Path as PathParam, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from fastapi.security import APIKeyHeader
 from starlette.concurrency import run_in_threadpool
 
 from webscan import __version__
-from webscan.model import Report
+from webscan.consensus import ConsensusPolicy, RuleCatalog, network_of, shared_verdict, worse
+from webscan.model import (ATTACK_TECHNIQUE, Audit, AuditRequest, PageReport, Report,
+                           VerdictLabel, VerdictLookup)
 from webscan.rules.loader import SignatureSet, load_signatures
 from webscan.scanner import Scanner
+from webscan.service.audits import AuditQueue, QueueFull
+from webscan.service.limits import BodyLimitMiddleware
 from webscan.service.metrics import Metrics, MetricsMiddleware
+from webscan.service.ratelimit import RateLimiter, RateLimits
+from webscan.service.store import ReportRow, Store
+from webscan.service.targets import TargetRefused, check_target, split_target
 from webscan.service.uploads import read_upload
 
 log = logging.getLogger("webscan.service")
@@ -34,6 +51,35 @@ SCAN_BODY_DOC = {
             "properties": {"file": {"type": "string", "format": "binary"}}}},
     },
 }
+
+
+def default_db_url() -> str:
+    """A SQLite file in the user's data directory (created if missing)."""
+    from platformdirs import user_data_dir
+
+    folder = Path(user_data_dir("webscan", appauthor=False))
+    folder.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{folder / 'webscan.db'}"
+
+
+@dataclass
+class ServiceConfig:
+    """What an operator sets; the CLI's `webscan serve` options map onto these fields."""
+
+    db_url: str | None = None  # None: default_db_url()
+    allow_private: bool = False
+    api_keys: tuple[str, ...] = ()
+    rate_limits: RateLimits = field(default_factory=RateLimits)
+    policy: ConsensusPolicy = field(default_factory=ConsensusPolicy)
+    max_upload_bytes: int = 5_000_000
+    max_report_bytes: int = 256 * 1024
+    audit_concurrency: int = 1
+    audit_queue: int = 100
+    audit_window_s: float = 10.0
+    audit_deadline_s: float = 120.0
+    browser: str | None = None
+    sig_dirs: tuple[str, ...] = ()
+    trust_proxy: bool = False  # take the client address from X-Forwarded-For
 
 
 def signatures_document(sigs: SignatureSet) -> bytes:
@@ -57,18 +103,47 @@ def etag_matches(if_none_match: str | None, etag: str) -> bool:
     return etag in candidates
 
 
-def create_app(*, sigs: SignatureSet | None = None, max_upload_bytes: int = 5_000_000) -> FastAPI:
+def create_app(*, sigs: SignatureSet | None = None, config: ServiceConfig | None = None,
+               max_upload_bytes: int | None = None) -> FastAPI:
+    config = config or ServiceConfig()
+    if max_upload_bytes is not None:
+        config.max_upload_bytes = max_upload_bytes
     sigs = sigs or load_signatures()
     scanner = Scanner(sigs)
+    catalog = RuleCatalog(sigs)
     # The JS engine holds one tree-sitter parser, which is not safe to share between threads;
     # scans are CPU-bound under the GIL anyway, so serialising them costs little.
     scan_lock = threading.Lock()
     metrics = Metrics()
     feed = signatures_document(sigs)
     etag = f'"{sigs.digest}"'
+    store = Store(config.db_url or default_db_url())
+    limiter = RateLimiter(config.rate_limits)
+    queue = AuditQueue(store, concurrency=config.audit_concurrency,
+                       max_queued=config.audit_queue, window_s=config.audit_window_s,
+                       deadline_s=config.audit_deadline_s, allow_private=config.allow_private,
+                       browser=config.browser, sig_dirs=config.sig_dirs)
+    metrics.gauge("webscan_audit_queue_depth", "Audits accepted and waiting to run.",
+                  lambda: queue.depth)
+    metrics.gauge("webscan_audits_running", "Audit crawls running now.", lambda: queue.running)
+    api_keys = tuple(k.encode() for k in config.api_keys)
 
-    app = FastAPI(title="webscan", version=__version__,
-                  description="Cryptojacking detection: static scans and the signature feed.")
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        await queue.start()
+        try:
+            yield
+        finally:
+            await queue.stop()
+            await run_in_threadpool(store.close)
+
+    app = FastAPI(title="webscan", version=__version__, lifespan=lifespan,
+                  description="Cryptojacking detection: reports from browsers, shared "
+                              "verdicts, audit crawls, static scans and the signature feed.")
+    app.state.store = store
+    app.state.queue = queue
+    app.add_middleware(BodyLimitMiddleware, limits={
+        "/v1/reports": config.max_report_bytes, "/v1/audits": 16 * 1024})
     app.add_middleware(MetricsMiddleware, metrics=metrics)
 
     @app.exception_handler(Exception)
@@ -77,10 +152,135 @@ def create_app(*, sigs: SignatureSet | None = None, max_upload_bytes: int = 5_00
         return JSONResponse({"detail": "internal error; the operator's log has the details"},
                             status_code=500)
 
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        """422 with where and what, without echoing the (possibly large) input back."""
+        errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""),
+                   "type": e.get("type", "")} for e in exc.errors()[:20]]
+        return JSONResponse({"detail": errors}, status_code=422)
+
+    def client_of(request: Request) -> str:
+        if config.trust_proxy:
+            forwarded = request.headers.get("x-forwarded-for", "")
+            first = forwarded.split(",")[0].strip()
+            if first:
+                return first
+        return request.client.host if request.client else "unknown"
+
+    def limit(kind: str, request: Request) -> None:
+        wait = limiter.take(kind, client_of(request))
+        if wait:
+            metrics.count("webscan_rate_limited_total", kind)
+            raise HTTPException(429, f"too many {kind} from this address; retry in "
+                                     f"{wait:.0f} s", headers={"Retry-After": str(int(wait) + 1)})
+
+    key_header = APIKeyHeader(name="X-API-Key", auto_error=False,
+                              description="Required for audits when the operator set API keys.")
+
+    def require_key(request: Request, key: str | None = Depends(key_header)) -> None:
+        if not api_keys:
+            return
+        auth = request.headers.get("authorization", "")
+        given = key or (auth[7:].strip() if auth[:7].lower() == "bearer " else "")
+        if not given or not any(hmac.compare_digest(given.encode(), k) for k in api_keys):
+            raise HTTPException(401, "an API key is required for audits: send it as X-API-Key "
+                                     "or Authorization: Bearer KEY",
+                                headers={"WWW-Authenticate": "Bearer"})
+
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
         return {"status": "ok", "version": __version__, "signatures_version": sigs.version}
 
+    # -- reports and verdicts ---------------------------------------------------------------
+    def lookup_sync(url: str, origin: str, domain: str) -> VerdictLookup:
+        cutoff = time.time() - config.policy.window.total_seconds()
+        o, d = store.facts([f"o:{origin}", f"d:{domain}"], cutoff)
+        ov = shared_verdict("origin", origin, o, config.policy)
+        dv = shared_verdict("domain", domain, d, config.policy)
+        verdict = worse(ov.verdict, dv.verdict)
+        return VerdictLookup(url=url, origin=origin, domain=domain, verdict=verdict,
+                             technique=ATTACK_TECHNIQUE if verdict is VerdictLabel.miner else None,
+                             origin_verdict=ov, domain_verdict=dv)
+
+    @app.post("/v1/reports", response_model=VerdictLookup,
+              responses={413: {"description": "report over the size limit"},
+                         429: {"description": "rate limited; see Retry-After"}})
+    async def post_report(report: PageReport, request: Request) -> VerdictLookup:
+        """Store what a browser saw on a page; answers with the site's shared verdict.
+
+        The report's own verdict is kept for the record but never trusted: the service
+        re-judges its findings with its own rules, and reports alone never make a site
+        `miner` (see the README on report poisoning)."""
+        limit("reports", request)
+        origin, domain, _, _ = _split_or_422(report.url)
+        try:
+            body = report.model_dump_json()
+        except ValueError:  # e.g. a lone surrogate ("\ud800") that JSON decoding let through
+            raise HTTPException(422, "report: text fields must be valid Unicode (no lone "
+                                     "surrogates such as \\ud800)") from None
+        judged = catalog.rejudge(report)
+        row = ReportRow(url=report.url, origin=origin, domain=domain, reporter=report.reporter,
+                        network=network_of(client_of(request)), client=report.client,
+                        local_verdict=report.local_verdict.value, verdict=judged.verdict,
+                        score=judged.score, body=body, evidence=judged.findings)
+        await asyncio.wrap_future(store.add_report(row))
+        metrics.count("webscan_reports_total", judged.verdict.value)
+        return await run_in_threadpool(lookup_sync, report.url, origin, domain)
+
+    @app.get("/v1/verdicts", response_model=VerdictLookup,
+             responses={429: {"description": "rate limited; see Retry-After"}})
+    async def get_verdict(request: Request,
+                          url: str = Query(min_length=1, max_length=2048,
+                                           description="http(s) URL or origin of the site")
+                          ) -> VerdictLookup:
+        """The shared verdict for a site: its exact origin and its registrable domain, with
+        evidence, independent reporters, the last audit, first and last seen."""
+        limit("lookups", request)
+        origin, domain, _, _ = _split_or_422(url)
+        return await run_in_threadpool(lookup_sync, url, origin, domain)
+
+    # -- audits ---------------------------------------------------------------------------
+    @app.post("/v1/audits", status_code=202, response_model=Audit,
+              dependencies=[Depends(require_key)],
+              responses={400: {"description": "the URL may not be audited"},
+                         401: {"description": "API key missing or wrong"},
+                         429: {"description": "rate limited; see Retry-After"},
+                         503: {"description": "the audit queue is full; see Retry-After"}})
+    async def post_audit(body: AuditRequest, request: Request, response: Response) -> Audit:
+        """Queue an audit crawl of a page; poll GET /v1/audits/{id} for the result."""
+        limit("audits", request)
+        if not queue.has_room():
+            raise HTTPException(503, "the audit queue is full; retry later",
+                                headers={"Retry-After": "30"})
+        try:
+            target = await run_in_threadpool(check_target, body.url,
+                                             allow_private=config.allow_private)
+        except TargetRefused as e:
+            raise HTTPException(400, str(e)) from None
+        audit = await run_in_threadpool(store.create_audit, body.url, target.origin,
+                                        target.domain, network_of(client_of(request)))
+        try:
+            queue.submit(audit.id)
+        except QueueFull:  # raced with others for the last place: it runs after a restart
+            raise HTTPException(503, "the audit queue is full; retry later",
+                                headers={"Retry-After": "30"}) from None
+        response.headers["Location"] = f"/v1/audits/{audit.id}"
+        return audit
+
+    @app.get("/v1/audits/{audit_id}", response_model=Audit,
+             responses={404: {"description": "no audit with this id"}})
+    async def get_audit(request: Request,
+                        audit_id: str = PathParam(pattern=r"^[0-9a-f]{32}$",
+                                                  description="id from POST /v1/audits")
+                        ) -> Audit:
+        """An audit's status; when done, its verdict and the full crawl report."""
+        limit("lookups", request)
+        audit = await run_in_threadpool(store.get_audit, audit_id)
+        if audit is None:
+            raise HTTPException(404, f"no audit with id {audit_id}")
+        return audit
+
+    # -- static scans and the signature feed -------------------------------------------------
     def scan_sync(data: bytes, name: str) -> Report:
         with scan_lock:
             return scanner.scan_bytes(data, name)
@@ -88,14 +288,16 @@ def create_app(*, sigs: SignatureSet | None = None, max_upload_bytes: int = 5_00
     @app.post("/v1/scan", response_model=Report, openapi_extra={"requestBody": SCAN_BODY_DOC},
               responses={400: {"description": "empty or malformed upload"},
                          413: {"description": "upload over the size limit"},
-                         415: {"description": "unsupported Content-Type"}})
+                         415: {"description": "unsupported Content-Type"},
+                         429: {"description": "rate limited; see Retry-After"}})
     async def scan(request: Request,
                    name: str = Query("upload.js", min_length=1, max_length=255,
                                      pattern=r"^[^\x00-\x1f\x7f]+$",
                                      description="file name; its suffix picks the analyser "
                                                  "when the content does not")) -> Report:
         """Static verdict for one uploaded JS, HTML or Wasm file."""
-        data, name = await read_upload(request, name, max_upload_bytes)
+        limit("scans", request)
+        data, name = await read_upload(request, name, config.max_upload_bytes)
         if not data:
             raise HTTPException(400, "empty upload: send the file's bytes as the body or in "
                                      "a multipart field named `file`")
@@ -116,3 +318,10 @@ def create_app(*, sigs: SignatureSet | None = None, max_upload_bytes: int = 5_00
         return Response(metrics.render(), media_type=PROMETHEUS_TYPE)
 
     return app
+
+
+def _split_or_422(url: str) -> tuple[str, str, str, int]:
+    try:
+        return split_target(url)
+    except TargetRefused as e:
+        raise HTTPException(422, f"url: {e}") from None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -23,6 +24,8 @@ class Metrics:
         self.latency_sum: dict[tuple[str, str], float] = defaultdict(float)
         self.latency_count: dict[tuple[str, str], int] = defaultdict(int)
         self.verdicts: dict[str, int] = defaultdict(int)
+        self.counters: dict[tuple[str, str], int] = defaultdict(int)
+        self.gauges: dict[str, tuple[str, Callable[[], float]]] = {}
 
     def observe(self, route: str, method: str, status: int, seconds: float) -> None:
         with self._lock:
@@ -33,6 +36,15 @@ class Metrics:
     def count_verdict(self, verdict: str) -> None:
         with self._lock:
             self.verdicts[verdict] += 1
+
+    def count(self, name: str, label: str) -> None:
+        """Bump a labelled counter, e.g. reports by re-judged verdict."""
+        with self._lock:
+            self.counters[(name, label)] += 1
+
+    def gauge(self, name: str, help_text: str, read: Callable[[], float]) -> None:
+        """A value read when scraped, e.g. the audit queue's depth."""
+        self.gauges[name] = (help_text, read)
 
     def render(self) -> str:
         with self._lock:
@@ -58,6 +70,14 @@ class Metrics:
             ]
             for verdict, n in sorted(self.verdicts.items()):
                 lines.append(f'webscan_scans_total{{verdict="{_esc(verdict)}"}} {n}')
+            for name in sorted({n for n, _ in self.counters}):
+                lines += [f"# TYPE {name} counter"]
+                for (n, label), value in sorted(self.counters.items()):
+                    if n == name:
+                        lines.append(f'{name}{{kind="{_esc(label)}"}} {value}')
+            for name, (help_text, read) in sorted(self.gauges.items()):
+                lines += [f"# HELP {name} {help_text}", f"# TYPE {name} gauge",
+                          f"{name} {read()}"]
         return "\n".join(lines) + "\n"
 
 

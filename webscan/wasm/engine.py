@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from webscan.analysis import Analysis
 from webscan.evidence import excerpt_of, finding
-from webscan.model import EvidenceKind, Finding, Location, Severity, WasmSummary
+from webscan.model import EvidenceKind, Finding, Location, WasmSummary
 from webscan.rules.constants import ConstantMatcher, PrimitiveHit
 from webscan.rules.loader import SignatureSet
 from webscan.rules.schema import WasmRule

@@ -1,0 +1,226 @@
+"""Audits, target refusal, API keys, durability and migrations, against the real
+`webscan serve` process, real Chromium and the fixture server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+
+import httpx
+import pytest
+
+from service_support import LiveServer, ServeProcess, sqlite_url
+from webscan.browser.launch import ChromiumNotFound, find_chromium
+from webscan.model import Audit, VerdictLookup
+from webscan.service.ratelimit import RateLimits
+from webscan.service.targets import TargetRefused, check_target
+
+try:
+    find_chromium()
+    HAVE_CHROMIUM = True
+except ChromiumNotFound:
+    HAVE_CHROMIUM = False
+
+from site_fixtures.server import FixtureServer  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def srv():
+    with FixtureServer() as server:
+        yield server
+
+
+def wait_done(c: httpx.Client, audit_id: str, timeout: float = 180) -> Audit:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        r = c.get(f"/v1/audits/{audit_id}")
+        assert r.status_code == 200, r.text
+        audit = Audit.model_validate(r.json())
+        if audit.status.value in ("done", "failed"):
+            return audit
+        time.sleep(0.5)
+    raise AssertionError(f"audit {audit_id} did not finish in {timeout} s")
+
+
+@pytest.mark.skipif(not HAVE_CHROMIUM, reason="needs Chromium (apt-get install chromium)")
+def test_audit_crawls_a_fixture_miner_and_a_benign_page(srv, tmp_path):
+    with ServeProcess("--db", sqlite_url(tmp_path / "a.db"), "--allow-private",
+                      "--rate-limit", "0", "--audit-window", "5") as svc, \
+            httpx.Client(base_url=svc.base, timeout=30) as c:
+        ids = {}
+        for path in ("/miner/first-party.html", "/benign/busy-loop.html"):
+            r = c.post("/v1/audits", json={"url": srv.url(path)})
+            assert r.status_code == 202, r.text
+            assert r.headers["location"] == f"/v1/audits/{r.json()['id']}"
+            assert r.json()["status"] == "queued"
+            ids[path] = r.json()["id"]
+        miner = wait_done(c, ids["/miner/first-party.html"])
+        benign = wait_done(c, ids["/benign/busy-loop.html"])
+        assert miner.status.value == "done" and miner.verdict.value == "miner", miner.error
+        assert miner.report is not None and miner.report.url == srv.url("/miner/first-party.html")
+        assert miner.report.runtime is not None and miner.report.findings
+        assert benign.status.value == "done" and benign.verdict.value != "miner"
+        v = VerdictLookup.model_validate(
+            c.get("/v1/verdicts", params={"url": srv.url("/miner/first-party.html")}).json())
+        assert v.verdict.value == "miner" and v.origin_verdict.source == "audit"
+        assert v.origin_verdict.last_audit.id in set(ids.values())
+        metrics = c.get("/metrics").text
+        assert "webscan_audit_queue_depth 0" in metrics
+
+
+@pytest.mark.parametrize("url, why", [
+    ("http://127.0.0.1:9/", "loopback"),
+    ("http://10.1.2.3/", "private"),
+    ("http://192.168.0.1/", "private"),
+    ("http://169.254.10.10/", "link-local"),
+    ("http://[::1]/", "loopback"),
+    ("http://[fe80::1]/", "link-local"),
+    ("http://100.64.0.1/", "private"),
+    ("http://localhost:8000/", "internal name"),
+    ("http://0.0.0.0/", "non-public"),
+])
+def test_private_targets_are_refused(url, why):
+    with pytest.raises(TargetRefused, match=why):
+        check_target(url, allow_private=False)
+
+
+@pytest.mark.parametrize("url", ["http://169.254.169.254/latest/meta-data/",
+                                 "http://[fd00:ec2::254]/", "http://metadata.google.internal/"])
+def test_cloud_metadata_is_refused_even_when_private_is_allowed(url):
+    with pytest.raises(TargetRefused, match="metadata"):
+        check_target(url, allow_private=True)
+
+
+def test_allow_private_lets_loopback_through():
+    t = check_target("http://127.0.0.1:9/x", allow_private=True)
+    assert t.addresses == ("127.0.0.1",) and t.origin == "http://127.0.0.1:9"
+
+
+def test_audit_endpoint_refuses_bad_targets_and_stores_nothing(sigs, tmp_path):
+    from webscan.service.app import ServiceConfig, create_app
+
+    db = tmp_path / "refuse.db"
+    config = ServiceConfig(db_url=sqlite_url(db), rate_limits=RateLimits(0, 0, 0, 0))
+    with LiveServer(create_app(sigs=sigs, config=config)) as base, \
+            httpx.Client(base_url=base, timeout=30) as c:
+        for url in ("http://127.0.0.1/", "http://169.254.169.254/", "file:///etc/passwd",
+                    "javascript:alert(1)", "http://no-such-host.invalid/"):
+            r = c.post("/v1/audits", json={"url": url})
+            assert r.status_code in (400, 422), (url, r.status_code, r.text)
+            assert r.json()["detail"]
+        assert c.get("/v1/audits/" + "0" * 32).status_code == 404
+        assert c.get("/v1/audits/not-an-id").status_code == 422
+    with sqlite3.connect(db) as con:
+        assert con.execute("select count(*) from audits").fetchone()[0] == 0
+
+
+def test_api_keys_guard_audits(sigs, tmp_path):
+    from webscan.service.app import ServiceConfig, create_app
+
+    config = ServiceConfig(db_url=sqlite_url(tmp_path / "k.db"), api_keys=("s3cret-key",),
+                           rate_limits=RateLimits(0, 0, 0, 0))
+    with LiveServer(create_app(sigs=sigs, config=config)) as base, \
+            httpx.Client(base_url=base, timeout=30) as c:
+        body = {"url": "http://127.0.0.1/"}  # refused as loopback once the key is accepted
+        assert c.post("/v1/audits", json=body).status_code == 401
+        assert c.post("/v1/audits", json=body, headers={"X-API-Key": "wrong"}).status_code == 401
+        r = c.post("/v1/audits", json=body, headers={"X-API-Key": "s3cret-key"})
+        assert r.status_code == 400 and "loopback" in r.text
+        r = c.post("/v1/audits", json=body, headers={"Authorization": "Bearer s3cret-key"})
+        assert r.status_code == 400
+        # reports and lookups stay open: the extension has no key
+        assert c.get("/v1/verdicts", params={"url": "https://a.example/"}).status_code == 200
+
+
+def test_full_audit_queue_answers_503(sigs, tmp_path):
+    from webscan.service.app import ServiceConfig, create_app
+
+    config = ServiceConfig(db_url=sqlite_url(tmp_path / "q.db"), audit_queue=0,
+                           allow_private=True, rate_limits=RateLimits(0, 0, 0, 0))
+    with LiveServer(create_app(sigs=sigs, config=config)) as base, \
+            httpx.Client(base_url=base, timeout=30) as c:
+        r = c.post("/v1/audits", json={"url": "http://127.0.0.1:9/"})
+        assert r.status_code == 503 and r.headers["retry-after"]
+
+
+def test_unfinished_audits_run_again_after_a_restart(tmp_path):
+    from webscan.service.store import Store
+
+    url = sqlite_url(tmp_path / "p.db")
+    store = Store(url)
+    first = store.create_audit("https://a.example/", "https://a.example", "a.example", "n")
+    second = store.create_audit("https://b.example/", "https://b.example", "b.example", "n")
+    store.start_audit(first.id)  # the service died while this one ran
+    store.close()
+    again = Store(url)
+    try:
+        assert again.pending_audits() == [first.id, second.id]
+        assert again.get_audit(first.id).status.value == "queued"
+    finally:
+        again.close()
+
+
+def test_migrations_build_exactly_the_model_schema(tmp_path):
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from webscan.service.store import Store, metadata
+
+    store = Store(sqlite_url(tmp_path / "m.db"))
+    try:
+        with store.engine.connect() as conn:
+            ctx = MigrationContext.configure(conn)
+            assert compare_metadata(ctx, metadata) == []
+            assert ctx.get_current_revision() is not None
+    finally:
+        store.close()
+    Store(sqlite_url(tmp_path / "m.db")).close()  # opening again migrates nothing, fails nothing
+
+
+def test_kill_9_under_load_loses_no_acknowledged_report(tmp_path):
+    """Clients post as fast as they can; the service is killed with SIGKILL mid-load; every
+    report that got a 200 is in the database when it comes back."""
+    db = tmp_path / "k9.db"
+    svc = ServeProcess("--db", sqlite_url(db), "--rate-limit", "0").start()
+    acked: list[str] = []
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def load(worker: int) -> None:
+        with httpx.Client(base_url=svc.base, timeout=10) as c:
+            i = 0
+            while not stop.is_set():
+                url = f"https://k9-{worker}.example/{i}"
+                body = {"url": url, "reporter": f"kill-nine-reporter-{worker:03d}",
+                        "client": "t/1", "local_verdict": "clean"}
+                try:
+                    r = c.post("/v1/reports", json=body)
+                except httpx.HTTPError:
+                    return  # the server is gone
+                if r.status_code == 200:
+                    with lock:
+                        acked.append(url)
+                i += 1
+
+    threads = [threading.Thread(target=load, args=(w,)) for w in range(8)]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 30
+    while len(acked) < 300 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    svc.kill9()
+    stop.set()
+    for t in threads:
+        t.join(timeout=30)
+    assert len(acked) >= 300
+    with ServeProcess("--db", sqlite_url(db), "--rate-limit", "0") as again, \
+            httpx.Client(base_url=again.base, timeout=10) as c:
+        assert c.get("/healthz").status_code == 200
+    with sqlite3.connect(db) as con:
+        stored = {row[0] for row in con.execute("select url from reports")}
+        bodies = [json.loads(b) for (b,) in con.execute("select body from reports limit 5")]
+    missing = [u for u in acked if u not in stored]
+    assert not missing, f"{len(missing)} acknowledged reports lost, e.g. {missing[:3]}"
+    assert all(b["client"] == "t/1" for b in bodies)

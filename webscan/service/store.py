@@ -1,0 +1,417 @@
+"""The service's database: reports, per-site aggregates, reporters by network, audits.
+
+SQLAlchemy Core over any database it speaks (SQLite by default, PostgreSQL through
+`--db postgresql+psycopg://...`); the schema is owned by the Alembic migrations next to this
+file and is brought to the latest version on open.
+
+Reports are written by ONE writer thread that commits them in groups: each HTTP request waits
+for the commit that includes its report, so an acknowledged report is on disk (SQLite WAL with
+synchronous=NORMAL survives a killed process), and a burst costs one fsync per group instead of
+one per report. Lookups read from a connection pool in parallel (WAL readers never block the
+writer). Aggregates are updated in the same transaction as the report, so a lookup is two
+indexed reads whatever the number of reports.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+import time
+import uuid
+from concurrent.futures import Future
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from sqlalchemy import (Column, Float, Index, Integer, MetaData, String, Table, Text,
+                        bindparam, create_engine, event, func, select, text, update)
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import SQLAlchemyError
+
+from webscan.consensus import ScopeFacts
+from webscan.model import Audit, AuditStatus, AuditSummary, Finding, Report, VerdictLabel
+
+log = logging.getLogger("webscan.service.store")
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+EVIDENCE_KEPT = 20
+"""Findings kept per site for display; the full reports stay in their own rows."""
+
+metadata = MetaData()
+
+reports = Table(
+    "reports", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("received_at", Float, nullable=False),
+    Column("url", Text, nullable=False),
+    Column("origin", String(300), nullable=False),
+    Column("domain", String(255), nullable=False),
+    Column("reporter", String(64), nullable=False),
+    Column("network", String(64), nullable=False),
+    Column("client", String(64), nullable=False),
+    Column("local_verdict", String(16), nullable=False),
+    Column("verdict", String(16), nullable=False),  # re-judged by the service
+    Column("score", Float, nullable=False),
+    Column("body", Text, nullable=False),  # the validated PageReport as JSON
+    Index("ix_reports_origin", "origin"),
+    Index("ix_reports_domain", "domain"),
+)
+
+scopes = Table(
+    "scopes", metadata,
+    Column("key", String(310), primary_key=True),  # "o:<origin>" or "d:<domain>"
+    Column("first_seen", Float, nullable=False),
+    Column("last_seen", Float, nullable=False),
+    Column("reports", Integer, nullable=False, server_default="0"),
+    Column("evidence", Text),  # findings of the latest flagged report, JSON
+    Column("last_audit_id", String(32)),
+    Column("miner_audit_id", String(32)),  # the latest audit that found mining, still standing
+)
+
+scope_reporters = Table(
+    "scope_reporters", metadata,
+    Column("scope_key", String(310), primary_key=True),
+    Column("network", String(64), primary_key=True),
+    Column("first_seen", Float, nullable=False),
+    Column("last_seen", Float, nullable=False),
+    Column("last_miner_at", Float),
+    Column("last_flag_at", Float),  # miner or suspicious
+)
+
+audits = Table(
+    "audits", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("url", Text, nullable=False),
+    Column("origin", String(300), nullable=False),
+    Column("domain", String(255), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("requested_at", Float, nullable=False),
+    Column("started_at", Float),
+    Column("finished_at", Float),
+    Column("verdict", String(16)),
+    Column("error", Text),
+    Column("report", Text),  # the crawl's Report as JSON
+    Column("evidence", Text),  # its top findings, JSON
+    Column("network", String(64), nullable=False),
+    Index("ix_audits_status", "status", "requested_at"),
+)
+
+
+def _ts(value: float | None) -> datetime | None:
+    return None if value is None else datetime.fromtimestamp(value, timezone.utc)
+
+
+def _findings_json(findings: list[Finding]) -> str:
+    return json.dumps([f.model_dump(mode="json") for f in findings[:EVIDENCE_KEPT]],
+                      separators=(",", ":"))
+
+
+def _findings(raw: str | None) -> list[Finding]:
+    return [Finding.model_validate(f) for f in json.loads(raw)] if raw else []
+
+
+@dataclass
+class ReportRow:
+    """One accepted report, already re-judged, ready to store."""
+
+    url: str
+    origin: str
+    domain: str
+    reporter: str
+    network: str
+    client: str
+    local_verdict: str
+    verdict: VerdictLabel
+    score: float
+    body: str
+    evidence: list[Finding]
+
+
+class StoreError(Exception):
+    """The database cannot be opened or migrated; the message says what to do."""
+
+
+class Store:
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = url
+        try:
+            self.engine = _engine(url, echo=echo)
+            self.dialect = self.engine.dialect.name
+            migrate(self.engine)
+        except (SQLAlchemyError, ImportError, OSError) as e:
+            shown = make_url(url).render_as_string(hide_password=True) \
+                if "://" in url else repr(url)
+            first = str(e.args[0] if e.args else e).splitlines()[0][:300]
+            raise StoreError(f"cannot open or migrate the database {shown}: "
+                             f"{e.__class__.__name__}: {first}") from e
+        self._statements()
+        self._writes: queue.SimpleQueue = queue.SimpleQueue()
+        self._writer = threading.Thread(target=self._write_loop, name="webscan-db-writer",
+                                        daemon=True)
+        self._writer.start()
+
+    # -- reports ---------------------------------------------------------------------------
+    def add_report(self, row: ReportRow) -> Future:
+        """Queue a report; the future resolves with its id once it is committed."""
+        fut: Future = Future()
+        self._writes.put((row, fut))
+        return fut
+
+    def _write_loop(self) -> None:
+        while True:
+            item = self._writes.get()
+            if item is None:
+                return
+            batch = [item]
+            while len(batch) < 512:
+                try:
+                    nxt = self._writes.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    self._writes.put(None)
+                    break
+                batch.append(nxt)
+            self._commit(batch)
+
+    def _commit(self, batch: list) -> None:
+        try:
+            with self.engine.begin() as conn:
+                ids = self._insert_reports(conn, [row for row, _ in batch])
+        except Exception as e:  # noqa: BLE001 - isolate the bad report, keep the others
+            if len(batch) > 1:
+                for one in batch:
+                    self._commit([one])
+                return
+            log.exception("report not stored")
+            batch[0][1].set_exception(e)
+            return
+        for (_, fut), rid in zip(batch, ids):
+            fut.set_result(rid)
+
+    def _insert_reports(self, conn: Connection, rows: list[ReportRow]) -> list[int]:
+        """Store a group of reports and fold them into the per-site aggregates.
+
+        The statements are built once (see _statements) and run with many parameter sets:
+        building a SQLAlchemy statement per report cost more than executing it, on the single
+        writer thread every report waits for. The aggregates get one upsert per distinct scope
+        (and scope/network) in the group, with the group's counts."""
+        now = time.time()
+        result = conn.execute(self._stmt_reports, [dict(
+            received_at=now, url=r.url, origin=r.origin, domain=r.domain, reporter=r.reporter,
+            network=r.network, client=r.client, local_verdict=r.local_verdict,
+            verdict=r.verdict.value, score=r.score, body=r.body) for r in rows])
+        ids = [int(x) for x in result.scalars().all()]
+        scope_rows: dict[str, dict] = {}
+        reporter_rows: dict[tuple[str, str], dict] = {}
+        for r in rows:
+            miner = r.verdict is VerdictLabel.miner
+            flagged = miner or r.verdict is VerdictLabel.suspicious
+            evidence = _findings_json(r.evidence) if flagged and r.evidence else None
+            for key in (f"o:{r.origin}", f"d:{r.domain}"):
+                s = scope_rows.setdefault(key, dict(key=key, now=now, n=0, evidence=None))
+                s["n"] += 1
+                if evidence is not None:  # the latest flagged report's findings win
+                    s["evidence"] = evidence
+                p = reporter_rows.setdefault((key, r.network), dict(
+                    scope_key=key, network=r.network, now=now, miner_at=None, flag_at=None))
+                if miner:
+                    p["miner_at"] = now
+                if flagged:
+                    p["flag_at"] = now
+        # sorted: concurrent writers (PostgreSQL, several processes) take row locks in one order
+        conn.execute(self._stmt_scopes, [scope_rows[k] for k in sorted(scope_rows)])
+        conn.execute(self._stmt_reporters, [reporter_rows[k] for k in sorted(reporter_rows)])
+        return ids
+
+    def _statements(self) -> None:
+        """The writer's statements, compiled once per process by SQLAlchemy's cache."""
+        if self.dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        self._stmt_reports = reports.insert().returning(reports.c.id,
+                                                        sort_by_parameter_order=True)
+        ins = insert(scopes).values(key=bindparam("key"), first_seen=bindparam("now"),
+                                    last_seen=bindparam("now"), reports=bindparam("n"),
+                                    evidence=bindparam("evidence"))
+        self._stmt_scopes = ins.on_conflict_do_update(index_elements=["key"], set_=dict(
+            last_seen=ins.excluded.last_seen,
+            reports=scopes.c.reports + ins.excluded.reports,
+            evidence=func.coalesce(ins.excluded.evidence, scopes.c.evidence)))
+        ins = insert(scope_reporters).values(
+            scope_key=bindparam("scope_key"), network=bindparam("network"),
+            first_seen=bindparam("now"), last_seen=bindparam("now"),
+            last_miner_at=bindparam("miner_at", type_=Float),
+            last_flag_at=bindparam("flag_at", type_=Float))
+        self._stmt_reporters = ins.on_conflict_do_update(
+            index_elements=["scope_key", "network"], set_=dict(
+                last_seen=ins.excluded.last_seen,
+                last_miner_at=func.coalesce(ins.excluded.last_miner_at,
+                                            scope_reporters.c.last_miner_at),
+                last_flag_at=func.coalesce(ins.excluded.last_flag_at,
+                                           scope_reporters.c.last_flag_at)))
+
+    def _upsert(self, conn: Connection, table: Table, keys: list[str], values: dict,
+                changes: dict) -> None:
+        if self.dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        conn.execute(insert(table).values(**values)
+                     .on_conflict_do_update(index_elements=keys, set_=changes))
+
+    # -- lookups ---------------------------------------------------------------------------
+    _FACTS = text("""
+        SELECT s.first_seen, s.last_seen, s.reports, s.evidence,
+          (SELECT count(*) FROM scope_reporters r WHERE r.scope_key = s.key) AS reporters,
+          (SELECT count(*) FROM scope_reporters r WHERE r.scope_key = s.key
+             AND r.last_miner_at >= :cutoff) AS miners,
+          (SELECT count(*) FROM scope_reporters r WHERE r.scope_key = s.key
+             AND r.last_flag_at >= :cutoff) AS flagging,
+          a.id, a.status, a.verdict, a.finished_at, a.evidence,
+          m.id, m.finished_at, m.evidence
+        FROM scopes s LEFT JOIN audits a ON a.id = s.last_audit_id
+          LEFT JOIN audits m ON m.id = s.miner_audit_id
+        WHERE s.key = :key""")
+
+    def facts(self, keys: list[str], cutoff: float) -> list[ScopeFacts]:
+        """What is known about each scope key ("o:<origin>", "d:<domain>"), in one session."""
+        out = []
+        with self.engine.connect() as conn:
+            for key in keys:
+                row = conn.execute(self._FACTS, {"key": key, "cutoff": cutoff}).first()
+                out.append(ScopeFacts() if row is None else ScopeFacts(
+                    reports=row[2], reporters=row[4], miner_reporters=row[5],
+                    flagging_reporters=row[6], first_seen=_ts(row[0]), last_seen=_ts(row[1]),
+                    report_evidence=_findings(row[3]),
+                    last_audit=None if row[7] is None else AuditSummary(
+                        id=row[7], status=AuditStatus(row[8]),
+                        verdict=VerdictLabel(row[9]) if row[9] else None,
+                        finished_at=_ts(row[10])),
+                    audit_evidence=_findings(row[11]),
+                    miner_audit=None if row[12] is None or row[13] < cutoff else AuditSummary(
+                        id=row[12], status=AuditStatus.done, verdict=VerdictLabel.miner,
+                        finished_at=_ts(row[13])),
+                    miner_audit_evidence=_findings(row[14]) if row[12] is not None else []))
+        return out
+
+    def count_reports(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(text("count(*)")).select_from(reports)).scalar_one())
+
+    # -- audits ----------------------------------------------------------------------------
+    def create_audit(self, url: str, origin: str, domain: str, network: str) -> Audit:
+        audit_id = uuid.uuid4().hex
+        now = time.time()
+        with self.engine.begin() as conn:
+            conn.execute(audits.insert().values(
+                id=audit_id, url=url, origin=origin, domain=domain, network=network,
+                status=AuditStatus.queued.value, requested_at=now))
+        return Audit(id=audit_id, url=url, status=AuditStatus.queued, requested_at=_ts(now))
+
+    def pending_audits(self) -> list[str]:
+        """Audits a previous run accepted but never finished, oldest first: they run again."""
+        with self.engine.begin() as conn:
+            conn.execute(update(audits).where(audits.c.status == AuditStatus.running.value)
+                         .values(status=AuditStatus.queued.value, started_at=None))
+            rows = conn.execute(select(audits.c.id)
+                                .where(audits.c.status == AuditStatus.queued.value)
+                                .order_by(audits.c.requested_at)).all()
+        return [r[0] for r in rows]
+
+    def start_audit(self, audit_id: str) -> str | None:
+        """Mark an audit running; returns its URL (None if it is unknown)."""
+        with self.engine.begin() as conn:
+            conn.execute(update(audits).where(audits.c.id == audit_id)
+                         .values(status=AuditStatus.running.value, started_at=time.time()))
+            return conn.execute(select(audits.c.url).where(audits.c.id == audit_id)).scalar()
+
+    def finish_audit(self, audit_id: str, report: Report | None, error: str | None) -> None:
+        """Store the crawl's report (or why there is none) and point both scopes at it."""
+        now = time.time()
+        status = AuditStatus.done if report is not None else AuditStatus.failed
+        with self.engine.begin() as conn:
+            row = conn.execute(select(audits.c.origin, audits.c.domain, audits.c.url)
+                               .where(audits.c.id == audit_id)).first()
+            if row is None:
+                return
+            conn.execute(update(audits).where(audits.c.id == audit_id).values(
+                status=status.value, finished_at=now, error=error,
+                verdict=report.verdict.value if report is not None else None,
+                report=report.model_dump_json() if report is not None else None,
+                evidence=_findings_json(report.findings) if report is not None else None))
+            if report is None or report.verdict is VerdictLabel.error:
+                return
+            mined = report.verdict is VerdictLabel.miner
+            for key in (f"o:{row[0]}", f"d:{row[1]}"):
+                changes = dict(last_seen=now, last_audit_id=audit_id)
+                if mined:
+                    changes["miner_audit_id"] = audit_id
+                self._upsert(conn, scopes, ["key"],
+                             dict(key=key, first_seen=now, last_seen=now, reports=0,
+                                  last_audit_id=audit_id,
+                                  miner_audit_id=audit_id if mined else None),
+                             changes)
+                if not mined:
+                    # The page that was caught mining is clean now: the site is cleared. A
+                    # clean audit of ANOTHER page of the site clears nothing.
+                    earlier = select(audits.c.id).where(audits.c.url == row[2])
+                    conn.execute(update(scopes).where(scopes.c.key == key)
+                                 .where(scopes.c.miner_audit_id.in_(earlier))
+                                 .values(miner_audit_id=None))
+
+    def get_audit(self, audit_id: str) -> Audit | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(audits).where(audits.c.id == audit_id)).mappings().first()
+        if row is None:
+            return None
+        return Audit(id=row["id"], url=row["url"], status=AuditStatus(row["status"]),
+                     requested_at=_ts(row["requested_at"]), started_at=_ts(row["started_at"]),
+                     finished_at=_ts(row["finished_at"]),
+                     verdict=VerdictLabel(row["verdict"]) if row["verdict"] else None,
+                     error=row["error"],
+                     report=Report.model_validate_json(row["report"]) if row["report"] else None)
+
+    def close(self) -> None:
+        self._writes.put(None)
+        self._writer.join(timeout=30)
+        self.engine.dispose()
+
+
+def _coalesce_new(column, new):
+    """SET col = new when there is a new value, else keep the old one."""
+    return column if new is None else new
+
+
+def _engine(url: str, *, echo: bool) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, echo=echo, pool_size=8, max_overflow=32,
+                               connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001
+            cur = dbapi_conn.cursor()
+            # WAL: readers never block the writer. synchronous=NORMAL in WAL mode: a commit
+            # survives the process being killed (not a power cut), at a fraction of FULL's cost.
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        return engine
+    return create_engine(url, echo=echo, pool_size=8, max_overflow=32, pool_pre_ping=True)
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest Alembic revision (creating it on a new database)."""
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
