@@ -224,3 +224,37 @@ def test_kill_9_under_load_loses_no_acknowledged_report(tmp_path):
     missing = [u for u in acked if u not in stored]
     assert not missing, f"{len(missing)} acknowledged reports lost, e.g. {missing[:3]}"
     assert all(b["client"] == "t/1" for b in bodies)
+
+
+def test_two_worker_processes_share_the_database_and_one_runs_audits(srv, tmp_path):
+    """`--workers 2`: both processes answer, reports from either are in every lookup, and
+    exactly one process holds the audit runner's lock."""
+    db = tmp_path / "w.db"
+    with ServeProcess("--db", sqlite_url(db), "--rate-limit", "0", "--workers", "2",
+                      "--allow-private") as svc:
+        for i in range(20):  # new connections, so both workers take some
+            with httpx.Client(base_url=svc.base, timeout=30) as c:
+                r = c.post("/v1/reports", json={"url": "https://two.example/", "client": "t/1",
+                                                 "reporter": f"two-workers-rep-{i:03d}",
+                                                 "local_verdict": "clean"})
+                assert r.status_code == 200, r.text
+        time.sleep(1.1)  # the verdict cache's bound on staleness across processes
+        with httpx.Client(base_url=svc.base, timeout=30) as c:
+            counts = {c.get("/v1/verdicts", params={"url": "https://two.example/"})
+                      .json()["origin_verdict"]["reports"] for _ in range(10)}
+            assert counts == {20}
+            r = c.post("/v1/audits", json={"url": srv.url("/benign/mdn-example.html")})
+            assert r.status_code == 202
+            audit_id = r.json()["id"]
+        import fcntl
+        import os as _os
+
+        fd = _os.open(str(db) + ".audits.lock", _os.O_RDWR)
+        try:
+            with pytest.raises(OSError):
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a worker holds it
+        finally:
+            _os.close(fd)
+        if HAVE_CHROMIUM:
+            with httpx.Client(base_url=svc.base, timeout=30) as c:
+                assert wait_done(c, audit_id).status.value == "done"

@@ -397,6 +397,10 @@ def serve(
                            "from X-Forwarded-For (only behind your own reverse proxy).")] = False,
     browser: Annotated[Optional[str], typer.Option("--browser", help="Chromium for audits "
                        "(default: found automatically).")] = None,
+    workers: Annotated[int, typer.Option("--workers", min=1, max=64, help="Worker processes "
+                       "(one per core for throughput). With more than one, rate limits and "
+                       "/metrics are per process and lookups may lag other processes' writes "
+                       "by up to 1 s.")] = 1,
     signatures: SigOpt = None,
 ) -> None:
     """Start the verdict service (FastAPI) with its database.
@@ -432,9 +436,17 @@ def serve(
         application = create_app(sigs=sigs, config=config)
     except StoreError as e:
         _fail(f"{e}. Check the --db URL and that its folder is writable.")
+    if workers > 1:
+        # Each worker builds its own app from the same settings; the database (migrated just
+        # above, once) and the audit runner's lock file are what they share.
+        from webscan.service.app import CONFIG_ENV, config_to_env
+
+        application.state.store.close()
+        os.environ[CONFIG_ENV] = config_to_env(config)
+        application = "webscan.service.app:app_from_env"
     try:
         uvicorn.run(application, host=host, port=port, log_level="info", proxy_headers=False,
-                    access_log=False)
+                    access_log=False, workers=workers, factory=workers > 1)
     except OSError as e:
         _fail(f"cannot listen on {host}:{port}: {e.strerror or e}")
 

@@ -18,16 +18,16 @@ This module is pure logic over facts the service's store gathered; it knows no d
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from webscan.analysis import Analysis
 from webscan.browser.evidence import RUNTIME_RULES
-from webscan.model import (ATTACK_TECHNIQUE, AuditSummary, Finding, PageReport, Report,
+from webscan.model import (ATTACK_TECHNIQUE, AuditSummary, Finding, PageReport,
                            SiteVerdict, VerdictLabel)
 from webscan.rules.loader import SignatureSet
-from webscan.verdict import judge
+from webscan.verdict import classify_categories
 
 
 @dataclass(frozen=True)
@@ -48,20 +48,32 @@ class RuleCatalog:
         self._rules = {r.id: (r.category, r.severity) for r in sigs.all_rules()}
         self._rules.update({r.id: (r.category, r.severity) for r in RUNTIME_RULES.values()})
 
-    def rejudge(self, report: PageReport) -> Report:
-        """Score a client's findings with our own rule table; the client's labels never count."""
-        kept: list[Finding] = []
-        for f in report.findings:
-            known = self._rules.get(f.rule)
-            if known is not None:
-                kept.append(f.model_copy(update={"category": known[0], "severity": known[1]}))
-        dropped = len(report.findings) - len(kept)
-        notes = [f"{dropped} finding(s) cite rules this service does not know and were ignored"] \
-            if dropped else []
-        return judge(Analysis(findings=kept, notes=notes), self.sigs.verdict, url=report.url,
-                     signatures_version=self.sigs.version)
+    def rejudge(self, report: PageReport) -> Rejudged:
+        """Score a client's findings with our own rule table; the client's labels never count.
+        Only a flagged report's findings are kept (relabelled), as evidence to show."""
+        known = [(f, self._rules[f.rule]) for f in report.findings if f.rule in self._rules]
+        label, score, _, _ = classify_categories((rule[0] for _, rule in known),
+                                                 self.sigs.verdict)
+        evidence: list[Finding] = []
+        if label in (VerdictLabel.miner, VerdictLabel.suspicious):
+            weights = self.sigs.verdict.categories
+            relabelled = [f.model_copy(update={"category": cat, "severity": sev})
+                          for f, (cat, sev) in known]
+            evidence = sorted(relabelled, key=lambda f: -weights[f.category].weight
+                              if f.category in weights else 0.0)
+        return Rejudged(verdict=label, score=score, evidence=evidence,
+                        ignored=len(report.findings) - len(known))
 
 
+@dataclass(frozen=True)
+class Rejudged:
+    verdict: VerdictLabel
+    score: float
+    evidence: list[Finding]
+    ignored: int  # findings citing rules this service does not know
+
+
+@functools.lru_cache(maxsize=65536)
 def network_of(address: str | None) -> str:
     """The client network a report counts for: /24 for IPv4, /48 for IPv6 (IPv4-mapped IPv6
     counts as IPv4). Unknown or unparsable peers share one bucket, so they count once."""

@@ -12,6 +12,8 @@ anti-miner scripts carry weak evidence only, and weak evidence alone tops out at
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from webscan.analysis import Analysis
 from webscan.model import ATTACK_TECHNIQUE, Finding, Report, VerdictLabel
 from webscan.rules.schema import VerdictConfig
@@ -34,11 +36,16 @@ def _dedupe(findings: list[Finding]) -> list[Finding]:
 
 def score_findings(findings: list[Finding], config: VerdictConfig) -> tuple[float, dict[str, float]]:
     """Noisy-OR of the strongest weight per category; returns the score and per-category weight."""
+    return score_categories((f.category for f in findings), config)
+
+
+def score_categories(categories: Iterable[str], config: VerdictConfig
+                     ) -> tuple[float, dict[str, float]]:
     best: dict[str, float] = {}
-    for f in findings:
-        cat = config.categories.get(f.category)
+    for name in categories:
+        cat = config.categories.get(name)
         if cat is not None:
-            best[f.category] = max(best.get(f.category, 0.0), cat.weight)
+            best[name] = max(best.get(name, 0.0), cat.weight)
     remaining = 1.0
     grouped: set[str] = set()
     for group in config.groups.values():
@@ -54,22 +61,18 @@ def score_findings(findings: list[Finding], config: VerdictConfig) -> tuple[floa
     return round(1.0 - remaining, 4), best
 
 
-def judge(analysis: Analysis, config: VerdictConfig, **report_fields) -> Report:
-    """Build the Report for one target from everything observed about it."""
-    findings = sorted(
-        _dedupe(analysis.findings),
-        key=lambda f: (-config.categories[f.category].weight if f.category in config.categories else 0,
-                       _SEVERITY_ORDER[f.severity.value]),
-    )
-    score, cats = score_findings(findings, config)
+def classify(findings: list[Finding], config: VerdictConfig
+             ) -> tuple[VerdictLabel, float, dict[str, float], list[str]]:
+    """The label, score, weight per category and strong categories of some findings."""
+    return classify_categories([f.category for f in findings], config)
+
+
+def classify_categories(categories: Iterable[str], config: VerdictConfig
+                        ) -> tuple[VerdictLabel, float, dict[str, float], list[str]]:
+    """The verdict from categories alone, without a report around it: the service re-judges
+    every incoming report this way."""
+    score, cats = score_categories(categories, config)
     strong = sorted(c for c in cats if config.categories[c].strong)
-    notes = "".join(f" Note: {n}" for n in analysis.notes)
-    if analysis.fatal and not findings:
-        return Report(
-            verdict=VerdictLabel.error, score=0.0, error=analysis.fatal,
-            explanation=f"Could not be analysed: {analysis.fatal}.{notes}",
-            findings=findings, wasm_modules=analysis.wasm_modules, **report_fields,
-        )
     if (score >= config.miner_threshold and len(strong) >= config.miner_min_strong
             and len(cats) >= config.miner_min_categories):
         label = VerdictLabel.miner
@@ -77,6 +80,24 @@ def judge(analysis: Analysis, config: VerdictConfig, **report_fields) -> Report:
         label = VerdictLabel.suspicious
     else:
         label = VerdictLabel.clean
+    return label, score, cats, strong
+
+
+def judge(analysis: Analysis, config: VerdictConfig, **report_fields) -> Report:
+    """Build the Report for one target from everything observed about it."""
+    findings = sorted(
+        _dedupe(analysis.findings),
+        key=lambda f: (-config.categories[f.category].weight if f.category in config.categories else 0,
+                       _SEVERITY_ORDER[f.severity.value]),
+    )
+    label, score, cats, strong = classify(findings, config)
+    notes = "".join(f" Note: {n}" for n in analysis.notes)
+    if analysis.fatal and not findings:
+        return Report(
+            verdict=VerdictLabel.error, score=0.0, error=analysis.fatal,
+            explanation=f"Could not be analysed: {analysis.fatal}.{notes}",
+            findings=findings, wasm_modules=analysis.wasm_modules, **report_fields,
+        )
     explanation = _explain(label, score, cats, strong, findings, config) + notes
     return Report(
         verdict=label,

@@ -15,8 +15,10 @@ import json
 import logging
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 from fastapi import Depends, FastAPI, HTTPException, Path as PathParam, Query, Request
@@ -38,9 +40,12 @@ from webscan.service.ratelimit import RateLimiter, RateLimits
 from webscan.service.store import ReportRow, Store
 from webscan.service.targets import TargetRefused, check_target, split_target
 from webscan.service.uploads import read_upload
+from webscan.service.verdict_cache import VerdictCache
 
 log = logging.getLogger("webscan.service")
 
+READ_THREADS = 8
+"""Threads for database reads (lookups); the store's connection pool keeps as many."""
 PROMETHEUS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 SCAN_BODY_DOC = {
     "required": True,
@@ -80,6 +85,37 @@ class ServiceConfig:
     browser: str | None = None
     sig_dirs: tuple[str, ...] = ()
     trust_proxy: bool = False  # take the client address from X-Forwarded-For
+    verdict_cache_s: float = 1.0  # how stale a lookup may be after ANOTHER process's write
+
+
+CONFIG_ENV = "WEBSCAN_SERVICE_CONFIG"
+"""How `webscan serve --workers N` hands its configuration to each worker process."""
+
+
+def config_to_env(config: ServiceConfig) -> str:
+    doc = asdict(config)
+    doc["policy"]["window"] = config.policy.window.total_seconds()
+    return json.dumps(doc)
+
+
+def config_from_env(text: str) -> ServiceConfig:
+    doc = json.loads(text)
+    doc["rate_limits"] = RateLimits(**doc["rate_limits"])
+    doc["policy"] = ConsensusPolicy(
+        confirm_reporters=doc["policy"]["confirm_reporters"],
+        window=timedelta(seconds=doc["policy"]["window"]))
+    doc["api_keys"] = tuple(doc["api_keys"])
+    doc["sig_dirs"] = tuple(doc["sig_dirs"])
+    return ServiceConfig(**doc)
+
+
+def app_from_env() -> FastAPI:
+    """The app factory uvicorn calls in each worker process (`--workers N`)."""
+    import os
+
+    config = config_from_env(os.environ[CONFIG_ENV])
+    sigs = load_signatures([Path(d) for d in config.sig_dirs] if config.sig_dirs else None)
+    return create_app(sigs=sigs, config=config)
 
 
 def signatures_document(sigs: SignatureSet) -> bytes:
@@ -117,14 +153,20 @@ def create_app(*, sigs: SignatureSet | None = None, config: ServiceConfig | None
     metrics = Metrics()
     feed = signatures_document(sigs)
     etag = f'"{sigs.digest}"'
-    store = Store(config.db_url or default_db_url())
+    cache = VerdictCache(ttl_s=config.verdict_cache_s)
+    store = Store(config.db_url or default_db_url(), on_change=cache.invalidate)
+    # Lookups read the database on a few threads of their own, as many as the store's pool
+    # keeps connections: Starlette's default pool (40 threads) made the pool open and close
+    # overflow connections on every lookup under load, and 40 threads contending for the GIL
+    # starved the report writer thread that every POST waits for.
+    readers = ThreadPoolExecutor(max_workers=READ_THREADS, thread_name_prefix="webscan-db-read")
     limiter = RateLimiter(config.rate_limits)
     queue = AuditQueue(store, concurrency=config.audit_concurrency,
                        max_queued=config.audit_queue, window_s=config.audit_window_s,
                        deadline_s=config.audit_deadline_s, allow_private=config.allow_private,
                        browser=config.browser, sig_dirs=config.sig_dirs)
     metrics.gauge("webscan_audit_queue_depth", "Audits accepted and waiting to run.",
-                  lambda: queue.depth)
+                  queue.depth)
     metrics.gauge("webscan_audits_running", "Audit crawls running now.", lambda: queue.running)
     api_keys = tuple(k.encode() for k in config.api_keys)
 
@@ -136,6 +178,7 @@ def create_app(*, sigs: SignatureSet | None = None, config: ServiceConfig | None
         finally:
             await queue.stop()
             await run_in_threadpool(store.close)
+            readers.shutdown(wait=False)
 
     app = FastAPI(title="webscan", version=__version__, lifespan=lifespan,
                   description="Cryptojacking detection: reports from browsers, shared "
@@ -192,20 +235,47 @@ def create_app(*, sigs: SignatureSet | None = None, config: ServiceConfig | None
         return {"status": "ok", "version": __version__, "signatures_version": sigs.version}
 
     # -- reports and verdicts ---------------------------------------------------------------
-    def lookup_sync(url: str, origin: str, domain: str) -> VerdictLookup:
+    def scope_entries(keys: list[str]) -> list:
+        """Each scope's (verdict, SiteVerdict JSON), from the database, cached if no write
+        raced the read."""
+        snaps = [cache.snapshot(k) for k in keys]
         cutoff = time.time() - config.policy.window.total_seconds()
-        o, d = store.facts([f"o:{origin}", f"d:{domain}"], cutoff)
-        ov = shared_verdict("origin", origin, o, config.policy)
-        dv = shared_verdict("domain", domain, d, config.policy)
-        verdict = worse(ov.verdict, dv.verdict)
-        return VerdictLookup(url=url, origin=origin, domain=domain, verdict=verdict,
-                             technique=ATTACK_TECHNIQUE if verdict is VerdictLabel.miner else None,
-                             origin_verdict=ov, domain_verdict=dv)
+        out = []
+        for key, snap, facts in zip(keys, snaps, store.facts(keys, cutoff)):
+            scope, _, name = key.partition(":")
+            sv = shared_verdict("origin" if scope == "o" else "domain", name, facts,
+                                config.policy)
+            entry = (sv.verdict, sv.model_dump_json().encode())
+            cache.put(key, snap, entry)
+            out.append(entry)
+        return out
+
+    async def lookup(url: str, origin: str, domain: str) -> Response:
+        """The VerdictLookup for a URL as JSON, composed from the two scopes' cached parts
+        (the same document `VerdictLookup(...).model_dump_json()` gives, without rebuilding
+        models on every hit)."""
+        keys = [f"o:{origin}", f"d:{domain}"]
+        entries = [cache.get(k) for k in keys]
+        missing = [k for k, e in zip(keys, entries) if e is None]
+        if missing:
+            fresh = dict(zip(missing, await read(scope_entries, missing)))
+            entries = [e if e is not None else fresh[k] for k, e in zip(keys, entries)]
+        (ov, oj), (dv, dj) = entries
+        verdict = worse(ov, dv)
+        body = b"".join((
+            b'{"url":', _json(url), b',"origin":', _json(origin), b',"domain":', _json(domain),
+            b',"verdict":', _json(verdict.value if verdict else None),
+            b',"technique":', _json(ATTACK_TECHNIQUE if verdict is VerdictLabel.miner else None),
+            b',"origin_verdict":', oj, b',"domain_verdict":', dj, b"}"))
+        return Response(body, media_type="application/json")
+
+    async def read(fn, *args):  # noqa: ANN001, ANN202
+        return await asyncio.get_running_loop().run_in_executor(readers, fn, *args)
 
     @app.post("/v1/reports", response_model=VerdictLookup,
               responses={413: {"description": "report over the size limit"},
                          429: {"description": "rate limited; see Retry-After"}})
-    async def post_report(report: PageReport, request: Request) -> VerdictLookup:
+    async def post_report(report: PageReport, request: Request) -> Response:
         """Store what a browser saw on a page; answers with the site's shared verdict.
 
         The report's own verdict is kept for the record but never trusted: the service
@@ -222,22 +292,22 @@ def create_app(*, sigs: SignatureSet | None = None, config: ServiceConfig | None
         row = ReportRow(url=report.url, origin=origin, domain=domain, reporter=report.reporter,
                         network=network_of(client_of(request)), client=report.client,
                         local_verdict=report.local_verdict.value, verdict=judged.verdict,
-                        score=judged.score, body=body, evidence=judged.findings)
+                        score=judged.score, body=body, evidence=judged.evidence)
         await asyncio.wrap_future(store.add_report(row))
         metrics.count("webscan_reports_total", judged.verdict.value)
-        return await run_in_threadpool(lookup_sync, report.url, origin, domain)
+        return await lookup(report.url, origin, domain)
 
     @app.get("/v1/verdicts", response_model=VerdictLookup,
              responses={429: {"description": "rate limited; see Retry-After"}})
     async def get_verdict(request: Request,
                           url: str = Query(min_length=1, max_length=2048,
                                            description="http(s) URL or origin of the site")
-                          ) -> VerdictLookup:
+                          ) -> Response:
         """The shared verdict for a site: its exact origin and its registrable domain, with
         evidence, independent reporters, the last audit, first and last seen."""
         limit("lookups", request)
         origin, domain, _, _ = _split_or_422(url)
-        return await run_in_threadpool(lookup_sync, url, origin, domain)
+        return await lookup(url, origin, domain)
 
     # -- audits ---------------------------------------------------------------------------
     @app.post("/v1/audits", status_code=202, response_model=Audit,
@@ -249,19 +319,15 @@ def create_app(*, sigs: SignatureSet | None = None, config: ServiceConfig | None
     async def post_audit(body: AuditRequest, request: Request, response: Response) -> Audit:
         """Queue an audit crawl of a page; poll GET /v1/audits/{id} for the result."""
         limit("audits", request)
-        if not queue.has_room():
-            raise HTTPException(503, "the audit queue is full; retry later",
-                                headers={"Retry-After": "30"})
         try:
             target = await run_in_threadpool(check_target, body.url,
                                              allow_private=config.allow_private)
         except TargetRefused as e:
             raise HTTPException(400, str(e)) from None
-        audit = await run_in_threadpool(store.create_audit, body.url, target.origin,
-                                        target.domain, network_of(client_of(request)))
         try:
-            queue.submit(audit.id)
-        except QueueFull:  # raced with others for the last place: it runs after a restart
+            audit = await queue.submit(body.url, target.origin, target.domain,
+                                       network_of(client_of(request)))
+        except QueueFull:
             raise HTTPException(503, "the audit queue is full; retry later",
                                 headers={"Retry-After": "30"}) from None
         response.headers["Location"] = f"/v1/audits/{audit.id}"
@@ -318,6 +384,10 @@ def create_app(*, sigs: SignatureSet | None = None, config: ServiceConfig | None
         return Response(metrics.render(), media_type=PROMETHEUS_TYPE)
 
     return app
+
+
+def _json(value: object) -> bytes:
+    return json.dumps(value, separators=(",", ":")).encode()
 
 
 def _split_or_422(url: str) -> tuple[str, str, str, int]:

@@ -1,19 +1,25 @@
 """The audit queue: accepted audits wait in the database and run a few at a time.
 
-Bounded twice: at most `concurrency` crawls run at once (each is a browser), and at most
-`max_queued` wait; beyond that the service answers 503 so a flood of audit requests cannot
-grow memory or the database without end. Each audit is a child process
-(webscan.service.audit_job) with a hard deadline; its report is stored as it comes. Audits a
-previous run accepted but never finished are queued again at start.
+The queue IS the audits table (status `queued`), so it survives restarts and is shared by all
+the service's worker processes. Exactly one process runs audits: the one holding an
+exclusive lock on a file beside the database (the others keep trying, so when it dies another
+takes over and first re-queues what it left running). Bounded twice: at most `concurrency`
+crawls at once (each is a browser) and at most `max_queued` waiting, beyond which the service
+answers 503, so a flood of audit requests cannot grow without end. Each audit is a child
+process (webscan.service.audit_job) with a hard deadline.
 """
 
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import hashlib
 import logging
 import os
 import signal
 import sys
+import tempfile
+from pathlib import Path
 
 from starlette.concurrency import run_in_threadpool
 
@@ -23,9 +29,22 @@ from webscan.service.targets import TargetRefused, check_target, resolver_pin
 
 log = logging.getLogger("webscan.service.audits")
 
+POLL_S = 1.0
+"""How often the runner looks for audits other processes queued (its own wake it at once)."""
+LEADER_RETRY_S = 5.0
+
 
 class QueueFull(Exception):
     pass
+
+
+def lock_path(store: Store) -> Path:
+    """Beside a SQLite file; for a server database, one per database URL in the temp folder."""
+    db_file = store.engine.url.database if store.dialect == "sqlite" else None
+    if db_file and db_file != ":memory:":
+        return Path(db_file + ".audits.lock")
+    digest = hashlib.sha256(str(store.url).encode()).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"webscan-audits-{digest}.lock"
 
 
 class AuditQueue:
@@ -40,49 +59,91 @@ class AuditQueue:
         self.allow_private = allow_private
         self.browser = browser
         self.sig_dirs = sig_dirs
-        self._queue: asyncio.Queue[str] | None = None
-        self._tasks: list[asyncio.Task] = []
         self.running = 0
+        self.leader = False
+        self._wake: asyncio.Event | None = None
+        self._task: asyncio.Task | None = None
+        self._lock_fd: int | None = None
 
-    @property
     def depth(self) -> int:
-        return self._queue.qsize() if self._queue is not None else 0
+        """Audits waiting, in every process (a database read)."""
+        return self.store.count_queued()
 
     async def start(self) -> None:
-        self._queue = asyncio.Queue()
-        for audit_id in await run_in_threadpool(self.store.pending_audits):
-            self._queue.put_nowait(audit_id)
-        self._tasks = [asyncio.create_task(self._worker(), name=f"audit-worker-{i}")
-                       for i in range(self.concurrency)]
+        self._wake = asyncio.Event()
+        self._task = asyncio.create_task(self._lead(), name="audit-runner")
 
     async def stop(self) -> None:
-        for t in self._tasks:
-            t.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # releases the lock for another process
+            self._lock_fd = None
 
-    def has_room(self) -> bool:
-        return self.depth < self.max_queued
-
-    def submit(self, audit_id: str) -> None:
-        if not self.has_room():
+    async def submit(self, url: str, origin: str, domain: str, network: str):  # noqa: ANN201
+        """Store a new audit if there is room (QueueFull if not) and wake the runner."""
+        if await run_in_threadpool(self.depth) >= self.max_queued:
             raise QueueFull
-        self._queue.put_nowait(audit_id)
+        audit = await run_in_threadpool(self.store.create_audit, url, origin, domain, network)
+        if self._wake is not None:
+            self._wake.set()
+        return audit
 
-    async def _worker(self) -> None:
-        while True:
-            audit_id = await self._queue.get()
-            self.running += 1
-            try:
-                await self._run(audit_id)
-            except Exception:  # noqa: BLE001 - one audit's failure never stops the queue
-                log.exception("audit %s failed", audit_id)
-                await run_in_threadpool(self.store.finish_audit, audit_id, None,
-                                        "internal error while auditing")
-            finally:
-                self.running -= 1
+    def _try_lock(self) -> bool:
+        path = lock_path(self.store)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return False
+        self._lock_fd = fd
+        return True
+
+    async def _lead(self) -> None:
+        while not self._try_lock():
+            await asyncio.sleep(LEADER_RETRY_S)
+        self.leader = True
+        await run_in_threadpool(self.store.pending_audits)  # what a dead runner left running
+        gate = asyncio.Semaphore(self.concurrency)
+        tasks: set[asyncio.Task] = set()
+        try:
+            while True:
+                await gate.acquire()
+                audit_id = await run_in_threadpool(self.store.claim_audit)
+                if audit_id is None:
+                    gate.release()
+                    self._wake.clear()
+                    try:
+                        await asyncio.wait_for(self._wake.wait(), timeout=POLL_S)
+                    except asyncio.TimeoutError:
+                        pass
+                    continue
+                task = asyncio.create_task(self._one(audit_id, gate))
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+        finally:
+            for t in list(tasks):
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _one(self, audit_id: str, gate: asyncio.Semaphore) -> None:
+        self.running += 1
+        try:
+            await self._run(audit_id)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - one audit's failure never stops the queue
+            log.exception("audit %s failed", audit_id)
+            await run_in_threadpool(self.store.finish_audit, audit_id, None,
+                                    "internal error while auditing")
+        finally:
+            self.running -= 1
+            gate.release()
 
     async def _run(self, audit_id: str) -> None:
-        url = await run_in_threadpool(self.store.start_audit, audit_id)
+        url = await run_in_threadpool(self.store.audit_url, audit_id)
         if url is None:
             return
         try:

@@ -14,6 +14,7 @@ indexed reads whatever the number of reports.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import queue
@@ -21,10 +22,12 @@ import threading
 import time
 import uuid
 from concurrent.futures import Future
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from pydantic import TypeAdapter
 from sqlalchemy import (Column, Float, Index, Integer, MetaData, String, Table, Text,
                         bindparam, create_engine, event, func, select, text, update)
 from sqlalchemy.engine import Connection, Engine, make_url
@@ -108,8 +111,11 @@ def _findings_json(findings: list[Finding]) -> str:
                       separators=(",", ":"))
 
 
+_FINDING_LIST = TypeAdapter(list[Finding])
+
+
 def _findings(raw: str | None) -> list[Finding]:
-    return [Finding.model_validate(f) for f in json.loads(raw)] if raw else []
+    return _FINDING_LIST.validate_json(raw) if raw else []
 
 
 @dataclass
@@ -134,8 +140,12 @@ class StoreError(Exception):
 
 
 class Store:
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(self, url: str, *, echo: bool = False,
+                 on_change: Callable[[list[str]], None] | None = None) -> None:
         self.url = url
+        self.on_change = on_change
+        """Called with the scope keys ("o:..", "d:..") a commit changed, before any waiter
+        hears of the commit (the service's verdict cache listens)."""
         try:
             self.engine = _engine(url, echo=echo)
             self.dialect = self.engine.dialect.name
@@ -188,8 +198,16 @@ class Store:
             log.exception("report not stored")
             batch[0][1].set_exception(e)
             return
+        self._changed({k for row, _ in batch for k in (f"o:{row.origin}", f"d:{row.domain}")})
         for (_, fut), rid in zip(batch, ids):
             fut.set_result(rid)
+
+    def _changed(self, keys) -> None:  # noqa: ANN001
+        if self.on_change is not None:
+            try:
+                self.on_change(list(keys))
+            except Exception:  # noqa: BLE001 - a listener's bug must not lose the commit
+                log.exception("change listener failed")
 
     def _insert_reports(self, conn: Connection, rows: list[ReportRow]) -> list[int]:
         """Store a group of reports and fold them into the per-site aggregates.
@@ -264,38 +282,50 @@ class Store:
                      .on_conflict_do_update(index_elements=keys, set_=changes))
 
     # -- lookups ---------------------------------------------------------------------------
-    _FACTS = text("""
+    _FACTS = """
         SELECT s.first_seen, s.last_seen, s.reports, s.evidence,
           (SELECT count(*) FROM scope_reporters r WHERE r.scope_key = s.key) AS reporters,
           (SELECT count(*) FROM scope_reporters r WHERE r.scope_key = s.key
              AND r.last_miner_at >= :cutoff) AS miners,
           (SELECT count(*) FROM scope_reporters r WHERE r.scope_key = s.key
              AND r.last_flag_at >= :cutoff) AS flagging,
-          a.id, a.status, a.verdict, a.finished_at, a.evidence,
+          a.id, a.status, a.verdict, a.finished_at, a.evidence, s.key,
           m.id, m.finished_at, m.evidence
         FROM scopes s LEFT JOIN audits a ON a.id = s.last_audit_id
           LEFT JOIN audits m ON m.id = s.miner_audit_id
-        WHERE s.key = :key""")
+        WHERE s.key IN ({keys})"""
+
+    @staticmethod
+    @functools.lru_cache(maxsize=8)
+    def _facts_query(n: int):  # noqa: ANN205
+        """The query for n keys (always 2 from the app): plain parameters, because an
+        expanding IN parameter is re-rendered on every execution."""
+        return text(Store._FACTS.replace("{keys}", ", ".join(f":k{i}" for i in range(n))))
 
     def facts(self, keys: list[str], cutoff: float) -> list[ScopeFacts]:
-        """What is known about each scope key ("o:<origin>", "d:<domain>"), in one session."""
-        out = []
+        """What is known about each scope key ("o:<origin>", "d:<domain>"), in one query."""
+        if not keys:
+            return []
         with self.engine.connect() as conn:
-            for key in keys:
-                row = conn.execute(self._FACTS, {"key": key, "cutoff": cutoff}).first()
-                out.append(ScopeFacts() if row is None else ScopeFacts(
-                    reports=row[2], reporters=row[4], miner_reporters=row[5],
-                    flagging_reporters=row[6], first_seen=_ts(row[0]), last_seen=_ts(row[1]),
-                    report_evidence=_findings(row[3]),
-                    last_audit=None if row[7] is None else AuditSummary(
-                        id=row[7], status=AuditStatus(row[8]),
-                        verdict=VerdictLabel(row[9]) if row[9] else None,
-                        finished_at=_ts(row[10])),
-                    audit_evidence=_findings(row[11]),
-                    miner_audit=None if row[12] is None or row[13] < cutoff else AuditSummary(
-                        id=row[12], status=AuditStatus.done, verdict=VerdictLabel.miner,
-                        finished_at=_ts(row[13])),
-                    miner_audit_evidence=_findings(row[14]) if row[12] is not None else []))
+            params = {f"k{i}": key for i, key in enumerate(keys)}
+            found = {row[12]: row for row in
+                     conn.execute(self._facts_query(len(keys)), {**params, "cutoff": cutoff})}
+        out = []
+        for key in keys:
+            row = found.get(key)
+            out.append(ScopeFacts() if row is None else ScopeFacts(
+                reports=row[2], reporters=row[4], miner_reporters=row[5],
+                flagging_reporters=row[6], first_seen=_ts(row[0]), last_seen=_ts(row[1]),
+                report_evidence=_findings(row[3]),
+                last_audit=None if row[7] is None else AuditSummary(
+                    id=row[7], status=AuditStatus(row[8]),
+                    verdict=VerdictLabel(row[9]) if row[9] else None,
+                    finished_at=_ts(row[10])),
+                audit_evidence=_findings(row[11]),
+                miner_audit=None if row[13] is None or row[14] < cutoff else AuditSummary(
+                    id=row[13], status=AuditStatus.done, verdict=VerdictLabel.miner,
+                    finished_at=_ts(row[14])),
+                miner_audit_evidence=_findings(row[15]) if row[13] is not None else []))
         return out
 
     def count_reports(self) -> int:
@@ -322,12 +352,38 @@ class Store:
                                 .order_by(audits.c.requested_at)).all()
         return [r[0] for r in rows]
 
-    def start_audit(self, audit_id: str) -> str | None:
-        """Mark an audit running; returns its URL (None if it is unknown)."""
+    def start_audit(self, audit_id: str) -> bool:
+        """Mark a queued audit running; False if it is not queued (another runner took it)."""
         with self.engine.begin() as conn:
-            conn.execute(update(audits).where(audits.c.id == audit_id)
-                         .values(status=AuditStatus.running.value, started_at=time.time()))
+            done = conn.execute(update(audits)
+                                .where(audits.c.id == audit_id)
+                                .where(audits.c.status == AuditStatus.queued.value)
+                                .values(status=AuditStatus.running.value,
+                                        started_at=time.time()))
+            return done.rowcount == 1
+
+    def claim_audit(self) -> str | None:
+        """Take the oldest queued audit and mark it running (None when none waits)."""
+        for _ in range(10):
+            with self.engine.connect() as conn:
+                audit_id = conn.execute(select(audits.c.id)
+                                        .where(audits.c.status == AuditStatus.queued.value)
+                                        .order_by(audits.c.requested_at).limit(1)).scalar()
+            if audit_id is None:
+                return None
+            if self.start_audit(audit_id):
+                return audit_id
+        return None
+
+    def audit_url(self, audit_id: str) -> str | None:
+        with self.engine.connect() as conn:
             return conn.execute(select(audits.c.url).where(audits.c.id == audit_id)).scalar()
+
+    def count_queued(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(audits)
+                                    .where(audits.c.status == AuditStatus.queued.value))
+                       .scalar_one())
 
     def finish_audit(self, audit_id: str, report: Report | None, error: str | None) -> None:
         """Store the crawl's report (or why there is none) and point both scopes at it."""
@@ -343,25 +399,30 @@ class Store:
                 verdict=report.verdict.value if report is not None else None,
                 report=report.model_dump_json() if report is not None else None,
                 evidence=_findings_json(report.findings) if report is not None else None))
-            if report is None or report.verdict is VerdictLabel.error:
-                return
-            mined = report.verdict is VerdictLabel.miner
-            for key in (f"o:{row[0]}", f"d:{row[1]}"):
-                changes = dict(last_seen=now, last_audit_id=audit_id)
-                if mined:
-                    changes["miner_audit_id"] = audit_id
-                self._upsert(conn, scopes, ["key"],
-                             dict(key=key, first_seen=now, last_seen=now, reports=0,
-                                  last_audit_id=audit_id,
-                                  miner_audit_id=audit_id if mined else None),
-                             changes)
-                if not mined:
-                    # The page that was caught mining is clean now: the site is cleared. A
-                    # clean audit of ANOTHER page of the site clears nothing.
-                    earlier = select(audits.c.id).where(audits.c.url == row[2])
-                    conn.execute(update(scopes).where(scopes.c.key == key)
-                                 .where(scopes.c.miner_audit_id.in_(earlier))
-                                 .values(miner_audit_id=None))
+            if report is not None and report.verdict is not VerdictLabel.error:
+                self._fold_audit(conn, audit_id, report, row, now)
+        self._changed([f"o:{row[0]}", f"d:{row[1]}"])
+
+    def _fold_audit(self, conn: Connection, audit_id: str, report: Report, row,  # noqa: ANN001
+                    now: float) -> None:
+        """Point both scopes of a finished audit at it."""
+        mined = report.verdict is VerdictLabel.miner
+        for key in (f"o:{row[0]}", f"d:{row[1]}"):
+            changes = dict(last_seen=now, last_audit_id=audit_id)
+            if mined:
+                changes["miner_audit_id"] = audit_id
+            self._upsert(conn, scopes, ["key"],
+                         dict(key=key, first_seen=now, last_seen=now, reports=0,
+                              last_audit_id=audit_id,
+                              miner_audit_id=audit_id if mined else None),
+                         changes)
+            if not mined:
+                # The page that was caught mining is clean now: the site is cleared. A
+                # clean audit of ANOTHER page of the site clears nothing.
+                earlier = select(audits.c.id).where(audits.c.url == row[2])
+                conn.execute(update(scopes).where(scopes.c.key == key)
+                             .where(scopes.c.miner_audit_id.in_(earlier))
+                             .values(miner_audit_id=None))
 
     def get_audit(self, audit_id: str) -> Audit | None:
         with self.engine.connect() as conn:
@@ -381,14 +442,14 @@ class Store:
         self.engine.dispose()
 
 
-def _coalesce_new(column, new):
-    """SET col = new when there is a new value, else keep the old one."""
-    return column if new is None else new
+POOL_SIZE = 16
+"""Connections kept open: the app's read threads (8), the writer, audits and some spare.
+Connections beyond it are opened and closed per use, which cost more than the query."""
 
 
 def _engine(url: str, *, echo: bool) -> Engine:
     if url.startswith("sqlite"):
-        engine = create_engine(url, echo=echo, pool_size=8, max_overflow=32,
+        engine = create_engine(url, echo=echo, pool_size=POOL_SIZE, max_overflow=32,
                                connect_args={"check_same_thread": False, "timeout": 30})
 
         @event.listens_for(engine, "connect")
@@ -402,7 +463,8 @@ def _engine(url: str, *, echo: bool) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, echo=echo, pool_size=8, max_overflow=32, pool_pre_ping=True)
+    return create_engine(url, echo=echo, pool_size=POOL_SIZE, max_overflow=32,
+                         pool_pre_ping=True)
 
 
 def migrate(engine: Engine) -> None:
