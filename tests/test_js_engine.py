@@ -472,3 +472,66 @@ def test_decoder_shaped_garbage_never_raises(engine):
     for src in bad:
         a = engine.analyse(src, "t.js")
         assert a.fatal is None
+
+
+# --- messages sent through a helper (webscan/js/helper_calls.py) ---------------------------
+
+HELPER_MINERS = {
+    "coinhive-send": """
+        var M = function () {};
+        M.prototype._send = function (type, params) {
+          var msg = { type: type, params: params || {} };
+          this._socket.send(JSON.stringify(msg));
+        };
+        M.prototype.auth = function () {
+          this._send("auth", { site_key: this.key, type: "anonymous", user: null, goal: 0 }); };
+        M.prototype.found = function (r) {
+          this._send("submit", { job_id: r.job_id, nonce: r.nonce, result: r.result }); };
+    """,
+    "stratum-arrow": """
+        const rpc = (method, params = {}) => ws.send(JSON.stringify({ id: n++, method, params }));
+        ws.onopen = () => rpc("login", { login: wallet, pass: "x", agent: "a/1" });
+        onShare = s => rpc("submit", { id: sid, job_id: s.j, nonce: s.n, result: s.r });
+    """,
+    "webminerpool-method": """
+        class C { out(identifier, extra) { this.s.send(JSON.stringify(Object.assign(
+            { identifier: identifier }, extra))); } }
+        class D { send(identifier, o) { const m = { identifier, pool: o.pool, login: o.login,
+            password: o.password }; this.s.send(JSON.stringify(m)); } }
+        d.send("handshake", cfg);
+    """,
+}
+
+
+def test_helper_sent_pool_sessions_are_miners(engine, sigs):
+    for name in ("coinhive-send", "stratum-arrow"):
+        a = engine.analyse(HELPER_MINERS[name].encode(), "t.js")
+        report = judge(a, sigs.verdict, path="t.js")
+        assert report.verdict is VerdictLabel.miner, (name, report.explanation)
+        assert any(f.category == "pool-session" for f in report.findings), name
+
+
+def test_a_helper_message_is_located_at_its_call(engine):
+    a = engine.analyse(HELPER_MINERS["coinhive-send"].encode(), "t.js")
+    auth = next(f for f in a.findings if f.rule == "protocol.coinhive.auth")
+    assert auth.category == "pool-protocol" and auth.location.line == 8
+
+
+def test_helper_with_envelope_from_a_shorthand_property(engine):
+    """{identifier, pool: o.pool, ...}: the name comes from a parameter, the rest is fixed."""
+    a = engine.analyse(HELPER_MINERS["webminerpool-method"].encode(), "t.js")
+    assert "protocol.webminerpool.handshake" in rules_of(a)
+
+
+@pytest.mark.parametrize("src", [
+    # Redux action creators and a JSON-RPC API client: the names collide, the shapes do not
+    'function action(type, payload) { return { type: type, payload: payload }; }\n'
+    'dispatch(action("submit", { form: "contact", values: v }));\n'
+    'dispatch(action("login", { user: u, password: p }));',
+    'function rpc(method, params) { return post("/api", { method: method, params: params }); }\n'
+    'rpc("login", { username: u, password: p }); rpc("submit", { form: 1 });',
+    # a call with a message name but no envelope anywhere
+    'log("submit", { job_id: 1, nonce: 2, result: 3 }); log("login", {login: 1, pass: 2, agent: 3});',
+])
+def test_helper_lookalikes_stay_clean(engine, sigs, src):
+    assert verdict(engine, sigs, src) is VerdictLabel.clean

@@ -29,6 +29,7 @@ from webscan.evidence import excerpt_of, finding
 from webscan.js import deobfuscate as deob
 from webscan.js import strarray
 from webscan.js.embedded import find_embedded_wasm
+from webscan.js.helper_calls import HelperCalls
 from webscan.model import EvidenceKind, Finding, Location, Severity
 from webscan.rules.schema import JsQuery, JsRule, JsTokens
 
@@ -233,6 +234,8 @@ class JsEngine:
         self.domains = domains
         self.constants = constants
         self.protocol = protocol
+        names = getattr(protocol, "envelope_names", None)
+        self._helpers = HelperCalls(names) if names else None
         self.wasm = wasm
         self.max_parse_bytes = max_parse_bytes
         self._parser = Parser(JS_LANGUAGE)
@@ -393,6 +396,9 @@ class JsEngine:
         self._constants(src, out, loc)
         self._embedded_wasm(src, scan, out, loc)
         self._rule_findings(scan, out, loc)
+        if self._helpers is not None:
+            for shape, call in self._helpers.messages(src, root, _object_shape):
+                scan.protocol_objects.append((shape, _hit_of(call, src)))
         self._protocol_findings(scan, out, loc)
         self._payloads(scan, out, loc, target, depth, budget)
         return out

@@ -76,6 +76,15 @@ class ProtocolMatcher:
         """Every key and fixed value of every shape: what a static scanner has to look for."""
         self.fixed_values: frozenset[str] = frozenset().union(*self._values)
         """The fixed string values only (message types, method names)."""
+        names: dict[str, set[str]] = {}
+        for r in self.rules:
+            if isinstance(r.shape, dict):
+                for k, v in r.shape.items():
+                    if isinstance(v, str) and v != "*":
+                        names.setdefault(k, set()).add(v)
+        self.envelope_names: dict[str, frozenset[str]] = {k: frozenset(v) for k, v in names.items()}
+        """Top-level key -> the message names it takes ("method" -> login, submit...): what a
+        sending helper is called with."""
 
     def match_message(self, obj: object) -> list[ProtocolRule]:
         """Rules whose shape a decoded frame (or a batch of frames) has."""

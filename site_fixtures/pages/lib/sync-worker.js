@@ -1,8 +1,8 @@
 /* webscan fixture (synthetic): the worker of miner/self-hosted-stratum.html. It speaks Monero
  * stratum to a first-party proxy on its own origin and runs nested Blob workers that hash with
- * the real Wasm miner. Crawled (as part of its page): miner. Static verdict on its own: clean
- * today, since the messages go through an rpc(method, params) helper and only the protocol's
- * words are seen; its frames at run time are what give it away. */
+ * the real Wasm miner. Crawled (as part of its page): miner. Static verdict on its own: miner,
+ * though the messages go through an rpc(method, params) helper: the engine rebuilds each
+ * message from the helper's envelope and the call (webscan/js/helper_calls.py). */
 var WALLET = "4MASi45ub7Qe4ZE36UT5G6cU4ud8Fhhe4deS4F3cw9KTAb8dLcukC7edhDQ7cn5d4gEYkbUrMWeWQLGsCmrG6dLaYyNoVKf";
 var rpcId = 1, session = null, job = null, tasks = [], sock = null;
 
