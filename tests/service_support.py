@@ -55,6 +55,16 @@ class ServeProcess:
         self.args = args
         self.proc: subprocess.Popen | None = None
         self.base = f"http://127.0.0.1:{self.port}"
+        self.log: list[str] = []
+        """The server's stderr lines, read as they come: an unread pipe fills at 64 KiB and
+        then blocks the server mid-request."""
+
+    def _pump(self) -> None:
+        try:
+            for raw in self.proc.stderr:
+                self.log.append(raw.decode(errors="replace"))
+        except (OSError, ValueError):  # closed by stop()
+            pass
 
     def start(self, timeout: float = 60) -> "ServeProcess":
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -62,10 +72,13 @@ class ServeProcess:
             [sys.executable, "-m", "webscan", "serve", "--host", "127.0.0.1",
              "--port", str(self.port), *self.args],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+        pump = threading.Thread(target=self._pump, daemon=True, name="serve-stderr")
+        pump.start()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError("webscan serve exited: " + self.proc.stderr.read().decode()[-2000:])
+                pump.join(timeout=5)
+                raise RuntimeError("webscan serve exited: " + "".join(self.log)[-2000:])
             try:
                 with urllib.request.urlopen(self.base + "/healthz", timeout=2) as r:
                     if r.status == 200:

@@ -87,15 +87,15 @@ class Finding(BaseModel):
 class WasmSummary(BaseModel):
     """Fingerprint of one WebAssembly module, whether read from disk, inlined or captured."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     sha256: str
-    size: int
+    size: int = Field(ge=0)
     location: Location
-    functions: int = 0
-    instructions: int = 0
-    xor_share: float = 0.0
-    rotates_per_1000: float = 0.0
+    functions: int = Field(default=0, ge=0)
+    instructions: int = Field(default=0, ge=0)
+    xor_share: float = Field(default=0.0, ge=0.0, le=1.0)
+    rotates_per_1000: float = Field(default=0.0, ge=0.0)
     primitives: list[str] = Field(default_factory=list)
     imports: list[str] = Field(default_factory=list)
     exports: list[str] = Field(default_factory=list)
@@ -104,7 +104,7 @@ class WasmSummary(BaseModel):
 class CpuPoint(BaseModel):
     """Renderer CPU (workers included) over one sampling interval of a visit."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     t: float = Field(ge=0.0, description="seconds since the page loaded")
     share: float = Field(ge=0.0, description="CPU seconds per wall second (1.0 = one core)")
@@ -114,7 +114,7 @@ class RuntimeSummary(BaseModel):
     """What a browser saw while a page was observed: the crawler's and extension's evidence
     beyond findings, kept small enough to store per site."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     window_s: float = Field(ge=0.0)
     cpu_seconds: float = Field(ge=0.0)
@@ -130,7 +130,7 @@ class RuntimeSummary(BaseModel):
 class Report(BaseModel):
     """The verdict for one target: a scanned file, or (for the crawler) a visited site."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     path: str | None = None  # exactly as given by the user, for files
     url: str | None = None  # exactly as given by the user, for sites
@@ -164,7 +164,7 @@ class PageReport(BaseModel):
     Bounds are here, not in the service, so any client can check a report before sending it.
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     url: str = Field(strict=True, min_length=8, max_length=2048, pattern=PAGE_URL_PATTERN)
     reporter: str = Field(strict=True, pattern=REPORTER_PATTERN,

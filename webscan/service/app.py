@@ -282,7 +282,7 @@ def create_app(*, sigs: SignatureSet | None = None, config: ServiceConfig | None
         re-judges its findings with its own rules, and reports alone never make a site
         `miner` (see the README on report poisoning)."""
         limit("reports", request)
-        origin, domain, _, _ = _split_or_422(report.url)
+        origin, domain, _, _ = _split_or_422(report.url, "body")
         try:
             body = report.model_dump_json()
         except ValueError:  # e.g. a lone surrogate ("\ud800") that JSON decoding let through
@@ -306,7 +306,7 @@ def create_app(*, sigs: SignatureSet | None = None, config: ServiceConfig | None
         """The shared verdict for a site: its exact origin and its registrable domain, with
         evidence, independent reporters, the last audit, first and last seen."""
         limit("lookups", request)
-        origin, domain, _, _ = _split_or_422(url)
+        origin, domain, _, _ = _split_or_422(url, "query")
         return await lookup(url, origin, domain)
 
     # -- audits ---------------------------------------------------------------------------
@@ -390,8 +390,10 @@ def _json(value: object) -> bytes:
     return json.dumps(value, separators=(",", ":")).encode()
 
 
-def _split_or_422(url: str) -> tuple[str, str, str, int]:
+def _split_or_422(url: str, where: str) -> tuple[str, str, str, int]:
+    """split_target, with a refusal in the same 422 shape as FastAPI's validation errors."""
     try:
         return split_target(url)
     except TargetRefused as e:
-        raise HTTPException(422, f"url: {e}") from None
+        raise HTTPException(422, [{"loc": [where, "url"], "msg": str(e),
+                                   "type": "url_refused"}]) from None

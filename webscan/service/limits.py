@@ -37,18 +37,26 @@ class BodyLimitMiddleware:
                     return
         seen = 0
         started = False
+        refused = False
 
         async def counting_receive() -> Message:
-            nonlocal seen
+            nonlocal seen, refused
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
+                    # Answer here: FastAPI turns any error while reading a JSON body into its
+                    # own 400 "error parsing the body", so _TooLarge may never reach us.
+                    if not started and not refused:
+                        refused = True
+                        await _refuse(send, limit)
                     raise _TooLarge
             return message
 
         async def tracking_send(message: Message) -> None:
             nonlocal started
+            if refused:
+                return  # the 413 went out already; drop what the app answers instead
             if message["type"] == "http.response.start":
                 started = True
             await send(message)
@@ -56,7 +64,7 @@ class BodyLimitMiddleware:
         try:
             await self.app(scope, counting_receive, tracking_send)
         except _TooLarge:
-            if not started:
+            if not started and not refused:
                 await _refuse(send, limit)
 
 

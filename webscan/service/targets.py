@@ -12,6 +12,7 @@ not reach a private address either.
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -66,11 +67,14 @@ def split_target(url: str) -> tuple[str, str, str, int]:
     if any(c < " " or c == "\x7f" for c in url):
         raise TargetRefused("the URL contains control characters (NUL, tab, newline...); "
                             "percent-encode them as browsers do")
-    if "\\" in url.strip().partition("://")[2].split("/", 1)[0]:
+    if "\\" in re.split(r"[/?#]", url.strip().partition("://")[2], maxsplit=1)[0]:
         # Browsers read a backslash there as a slash, urlsplit does not: in
         # http://10.0.0.1\@example.com/ the browser visits 10.0.0.1, the check saw example.com.
         raise TargetRefused("a backslash in the URL's host part is not accepted; browsers "
                             "read it as a slash, so the URL would not reach the host it names")
+    if "@" in re.split(r"[/?#]", url.strip().partition("://")[2], maxsplit=1)[0]:
+        raise TargetRefused("user names and passwords in URLs are not accepted; send the URL "
+                            "without the `user:password@` part")
     origin = origin_of(url)
     if origin is None:
         raise TargetRefused("only absolute http:// or https:// URLs with a host are "
