@@ -393,10 +393,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_service(db: Path, port: int, log: Path) -> subprocess.Popen:
+def start_service(db: Path, port: int, log: Path, workers: int) -> subprocess.Popen:
     proc = subprocess.Popen(
         [sys.executable, "-m", "webscan", "serve", "--host", "127.0.0.1", "--port", str(port),
-         "--db", f"sqlite:///{db}", "--rate-limit", "0"],
+         "--db", f"sqlite:///{db}", "--rate-limit", "0", "--workers", str(workers)],
         env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.DEVNULL,
         stderr=log.open("wb"), start_new_session=True)
     deadline = time.monotonic() + 90
@@ -423,17 +423,39 @@ def stop_service(proc: subprocess.Popen) -> None:
             proc.wait(timeout=10)
 
 
+def service_pids(pid: int) -> list[int]:
+    """The service's process and its workers (`--workers N` forks them)."""
+    import psutil
+
+    try:
+        return [pid] + [c.pid for c in psutil.Process(pid).children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return [pid]
+
+
 def peak_rss(pid: int) -> int:
-    """The kernel's high-water mark of the process's resident memory (VmHWM), in bytes."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) * 1024
-    return 0
+    """The kernel's high-water mark of resident memory (VmHWM), summed over the service's
+    processes, in bytes."""
+    total = 0
+    for p in service_pids(pid):
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    total += int(line.split()[1]) * 1024
+        except OSError:
+            pass
+    return total
 
 
 def service_cpu(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for p in service_pids(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def busy_cores_total() -> float:
@@ -499,6 +521,8 @@ def main() -> int:
     ap.add_argument("--conns", type=int, default=64, help="connections for phases 1 and 3")
     ap.add_argument("--rate", type=float, default=200.0, help="reports/s in phase 2")
     ap.add_argument("--sites", type=int, default=1000)
+    ap.add_argument("--workers", type=int, default=len(os.sched_getaffinity(0)),
+                    help="service worker processes (default: one per core)")
     ap.add_argument("--python-gen", action="store_true", help="do not use wrk even if present")
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder (DB, log)")
     # internal: run as a load generator
@@ -547,8 +571,10 @@ def main() -> int:
     port = free_port()
     db = tmp / "bench.db"
     t_start = time.monotonic()
-    proc = start_service(db, port, tmp / "serve.log")
-    print(f"service: pid {proc.pid}, up in {time.monotonic() - t_start:.1f} s, "
+    proc = start_service(db, port, tmp / "serve.log", args.workers)
+    time.sleep(1.0 if args.workers > 1 else 0.0)  # /healthz answers before every worker is up
+    print(f"service: pid {proc.pid}, {args.workers} worker process(es), "
+          f"up in {time.monotonic() - t_start:.1f} s, "
           f"RSS after start {peak_rss(proc.pid) / 2**20:.0f} MiB")
     acked = abandoned = 0
     results: dict[str, bool] = {}

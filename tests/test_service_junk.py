@@ -189,7 +189,7 @@ def test_lone_surrogate_in_report_text(client):
     body = json.dumps({**GOOD_REPORT, "findings": [{**FINDING, "message": "\ud800"}]})
     r = client.post("/v1/reports", content=body.encode(),
                     headers={"Content-Type": "application/json"})
-    refused(r, 422, says=("unicode", "surrogate"))
+    refused(r, 422, says=("unicode", "surrogate", "escape"))
 
 
 # -- invalid URLs ------------------------------------------------------------------------------

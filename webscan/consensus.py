@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from webscan.browser.evidence import RUNTIME_RULES
@@ -97,51 +97,66 @@ class ScopeFacts:
     flagging_reporters: int = 0  # ... said miner or suspicious, in window
     first_seen: datetime | None = None
     last_seen: datetime | None = None
-    report_evidence: list[Finding] = field(default_factory=list)
+    report_evidence: str = "[]"  # findings of the latest flagged report, as stored (JSON)
     last_audit: AuditSummary | None = None
-    audit_evidence: list[Finding] = field(default_factory=list)
+    audit_evidence: str = "[]"
     miner_audit: AuditSummary | None = None  # latest audit that found mining, not since cleared
-    miner_audit_evidence: list[Finding] = field(default_factory=list)
+    miner_audit_evidence: str = "[]"
 
 
-def shared_verdict(scope: str, key: str, facts: ScopeFacts, policy: ConsensusPolicy) -> SiteVerdict:
-    """Decide one scope's verdict from audits and reports (rules in the module docstring)."""
+def shared_verdict(scope: str, key: str, facts: ScopeFacts, policy: ConsensusPolicy
+                   ) -> tuple[SiteVerdict, str]:
+    """Decide one scope's verdict from audits and reports (rules in the module docstring).
+
+    Returns the verdict with its `evidence` left empty, and the evidence that goes with it as
+    the JSON list the store kept: lookups splice it in rather than parse and re-serialise
+    twenty findings per answer."""
+    verdict, evidence = _decide(scope, key, facts, policy)
+    return verdict, evidence or "[]"
+
+
+def _decide(scope: str, key: str, facts: ScopeFacts, policy: ConsensusPolicy
+            ) -> tuple[SiteVerdict, str | None]:
     audit = facts.last_audit
     audited = audit is not None and audit.verdict not in (None, VerdictLabel.error)
     common = dict(scope=scope, key=key, reports=facts.reports, reporters=facts.reporters,
                   flagging_reporters=facts.flagging_reporters, first_seen=facts.first_seen,
                   last_seen=facts.last_seen, last_audit=audit)
     if facts.miner_audit is not None:
-        return SiteVerdict(**common, verdict=VerdictLabel.miner, technique=ATTACK_TECHNIQUE,
-                           source="audit", evidence=facts.miner_audit_evidence,
-                           explanation=f"An audit crawl by this service found mining "
-                                       f"(audit {facts.miner_audit.id}).")
+        verdict = SiteVerdict(**common, verdict=VerdictLabel.miner, technique=ATTACK_TECHNIQUE,
+                              source="audit",
+                              explanation=f"An audit crawl by this service found mining "
+                                          f"(audit {facts.miner_audit.id}).")
+        return verdict, facts.miner_audit_evidence
     if facts.miner_reporters >= policy.confirm_reporters:
-        return SiteVerdict(**common, verdict=VerdictLabel.miner, technique=ATTACK_TECHNIQUE,
-                           source="reporters", evidence=facts.report_evidence,
-                           explanation=f"{facts.miner_reporters} independent reporters saw "
-                                       f"mining (the service needs {policy.confirm_reporters}).")
+        verdict = SiteVerdict(**common, verdict=VerdictLabel.miner, technique=ATTACK_TECHNIQUE,
+                              source="reporters",
+                              explanation=f"{facts.miner_reporters} independent reporters saw "
+                                          f"mining (the service needs "
+                                          f"{policy.confirm_reporters}).")
+        return verdict, facts.report_evidence
     if facts.flagging_reporters:
-        return SiteVerdict(**common, verdict=VerdictLabel.suspicious,
-                           source="unconfirmed-reports", evidence=facts.report_evidence,
-                           explanation=f"{facts.flagging_reporters} independent reporter(s) saw "
-                                       f"signs of mining, not yet confirmed by an audit or by "
-                                       f"{policy.confirm_reporters} independent reporters.")
+        verdict = SiteVerdict(**common, verdict=VerdictLabel.suspicious,
+                              source="unconfirmed-reports",
+                              explanation=f"{facts.flagging_reporters} independent reporter(s) "
+                                          f"saw signs of mining, not yet confirmed by an audit "
+                                          f"or by {policy.confirm_reporters} independent "
+                                          f"reporters.")
+        return verdict, facts.report_evidence
     if audited:
-        label = audit.verdict
-        note = ""
+        label, note = audit.verdict, ""
         if label is VerdictLabel.miner:  # older than the window: no longer enough on its own
             label, note = VerdictLabel.suspicious, " long ago; audit again to confirm"
-        return SiteVerdict(**common, verdict=label, source="audit",
-                           evidence=facts.audit_evidence,
-                           explanation=f"The last audit crawl (audit {audit.id}) found "
-                                       f"{audit.verdict.value}{note}; no recent reports say "
-                                       f"otherwise.")
+        verdict = SiteVerdict(**common, verdict=label, source="audit",
+                              explanation=f"The last audit crawl (audit {audit.id}) found "
+                                          f"{audit.verdict.value}{note}; no recent reports say "
+                                          f"otherwise.")
+        return verdict, facts.audit_evidence
     if facts.reports:
         return SiteVerdict(**common, verdict=VerdictLabel.clean, source="unconfirmed-reports",
-                           explanation="Reporters saw no sign of mining.")
+                           explanation="Reporters saw no sign of mining."), None
     return SiteVerdict(**common, verdict=None, source="none",
-                       explanation="Nothing is known about this site: no reports, no audit.")
+                       explanation="Nothing is known about this site: no reports, no audit."), None
 
 
 def worse(a: VerdictLabel | None, b: VerdictLabel | None) -> VerdictLabel | None:

@@ -13,13 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
-import hashlib
 import logging
 import os
 import signal
 import sys
-import tempfile
-from pathlib import Path
 
 from starlette.concurrency import run_in_threadpool
 
@@ -36,15 +33,6 @@ LEADER_RETRY_S = 5.0
 
 class QueueFull(Exception):
     pass
-
-
-def lock_path(store: Store) -> Path:
-    """Beside a SQLite file; for a server database, one per database URL in the temp folder."""
-    db_file = store.engine.url.database if store.dialect == "sqlite" else None
-    if db_file and db_file != ":memory:":
-        return Path(db_file + ".audits.lock")
-    digest = hashlib.sha256(str(store.url).encode()).hexdigest()[:16]
-    return Path(tempfile.gettempdir()) / f"webscan-audits-{digest}.lock"
 
 
 class AuditQueue:
@@ -91,7 +79,7 @@ class AuditQueue:
         return audit
 
     def _try_lock(self) -> bool:
-        path = lock_path(self.store)
+        path = self.store.shared_path(".audits.lock")
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -15,9 +15,11 @@ indexed reads whatever the number of reports.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import logging
 import queue
+import tempfile
 import threading
 import time
 import uuid
@@ -27,7 +29,6 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from pydantic import TypeAdapter
 from sqlalchemy import (Column, Float, Index, Integer, MetaData, String, Table, Text,
                         bindparam, create_engine, event, func, select, text, update)
 from sqlalchemy.engine import Connection, Engine, make_url
@@ -111,13 +112,6 @@ def _findings_json(findings: list[Finding]) -> str:
                       separators=(",", ":"))
 
 
-_FINDING_LIST = TypeAdapter(list[Finding])
-
-
-def _findings(raw: str | None) -> list[Finding]:
-    return _FINDING_LIST.validate_json(raw) if raw else []
-
-
 @dataclass
 class ReportRow:
     """One accepted report, already re-judged, ready to store."""
@@ -157,10 +151,22 @@ class Store:
             raise StoreError(f"cannot open or migrate the database {shown}: "
                              f"{e.__class__.__name__}: {first}") from e
         self._statements()
+        self._raw = None  # the writer thread's own driver connection (SQLite)
+        self._readers = threading.local()
         self._writes: queue.SimpleQueue = queue.SimpleQueue()
         self._writer = threading.Thread(target=self._write_loop, name="webscan-db-writer",
                                         daemon=True)
         self._writer.start()
+
+    def shared_path(self, suffix: str) -> Path:
+        """A file the service's processes share for this database (the audit runner's lock,
+        the verdict cache's change board): beside a SQLite file, or for a server database,
+        one per database URL in the temp folder."""
+        db_file = self.engine.url.database if self.dialect == "sqlite" else None
+        if db_file and db_file != ":memory:":
+            return Path(db_file + suffix)
+        digest = hashlib.sha256(str(self.url).encode()).hexdigest()[:16]
+        return Path(tempfile.gettempdir()) / f"webscan-{digest}{suffix}"
 
     # -- reports ---------------------------------------------------------------------------
     def add_report(self, row: ReportRow) -> Future:
@@ -187,9 +193,13 @@ class Store:
             self._commit(batch)
 
     def _commit(self, batch: list) -> None:
+        rows = [row for row, _ in batch]
         try:
-            with self.engine.begin() as conn:
-                ids = self._insert_reports(conn, [row for row, _ in batch])
+            if self.dialect == "sqlite":
+                ids = self._insert_reports_sqlite(rows)
+            else:
+                with self.engine.begin() as conn:
+                    ids = self._insert_reports(conn, rows)
         except Exception as e:  # noqa: BLE001 - isolate the bad report, keep the others
             if len(batch) > 1:
                 for one in batch:
@@ -198,7 +208,7 @@ class Store:
             log.exception("report not stored")
             batch[0][1].set_exception(e)
             return
-        self._changed({k for row, _ in batch for k in (f"o:{row.origin}", f"d:{row.domain}")})
+        self._changed({k for row in rows for k in (f"o:{row.origin}", f"d:{row.domain}")})
         for (_, fut), rid in zip(batch, ids):
             fut.set_result(rid)
 
@@ -209,19 +219,15 @@ class Store:
             except Exception:  # noqa: BLE001 - a listener's bug must not lose the commit
                 log.exception("change listener failed")
 
-    def _insert_reports(self, conn: Connection, rows: list[ReportRow]) -> list[int]:
-        """Store a group of reports and fold them into the per-site aggregates.
-
-        The statements are built once (see _statements) and run with many parameter sets:
-        building a SQLAlchemy statement per report cost more than executing it, on the single
-        writer thread every report waits for. The aggregates get one upsert per distinct scope
-        (and scope/network) in the group, with the group's counts."""
-        now = time.time()
-        result = conn.execute(self._stmt_reports, [dict(
-            received_at=now, url=r.url, origin=r.origin, domain=r.domain, reporter=r.reporter,
-            network=r.network, client=r.client, local_verdict=r.local_verdict,
-            verdict=r.verdict.value, score=r.score, body=r.body) for r in rows])
-        ids = [int(x) for x in result.scalars().all()]
+    @staticmethod
+    def _group(rows: list[ReportRow], now: float) -> tuple[list[dict], list[dict], list[dict]]:
+        """The parameters of one commit group: a row per report, and one aggregate upsert per
+        distinct scope (and scope/network) carrying the group's counts, sorted so concurrent
+        writers (PostgreSQL, several processes) take row locks in one order."""
+        reports_ = [dict(received_at=now, url=r.url, origin=r.origin, domain=r.domain,
+                         reporter=r.reporter, network=r.network, client=r.client,
+                         local_verdict=r.local_verdict, verdict=r.verdict.value, score=r.score,
+                         body=r.body) for r in rows]
         scope_rows: dict[str, dict] = {}
         reporter_rows: dict[tuple[str, str], dict] = {}
         for r in rows:
@@ -239,9 +245,59 @@ class Store:
                     p["miner_at"] = now
                 if flagged:
                     p["flag_at"] = now
-        # sorted: concurrent writers (PostgreSQL, several processes) take row locks in one order
-        conn.execute(self._stmt_scopes, [scope_rows[k] for k in sorted(scope_rows)])
-        conn.execute(self._stmt_reporters, [reporter_rows[k] for k in sorted(reporter_rows)])
+        return (reports_, [scope_rows[k] for k in sorted(scope_rows)],
+                [reporter_rows[k] for k in sorted(reporter_rows)])
+
+    def _insert_reports(self, conn: Connection, rows: list[ReportRow]) -> list[int]:
+        """Store a group of reports and fold them into the per-site aggregates, with
+        statements built once (see _statements) and run with many parameter sets."""
+        reports_, scopes_, reporters_ = self._group(rows, time.time())
+        result = conn.execute(self._stmt_reports, reports_)
+        ids = [int(x) for x in result.scalars().all()]
+        conn.execute(self._stmt_scopes, scopes_)
+        conn.execute(self._stmt_reporters, reporters_)
+        return ids
+
+    _SQLITE_REPORT = ("INSERT INTO reports (received_at, url, origin, domain, reporter, network, "
+                      "client, local_verdict, verdict, score, body) VALUES (:received_at, :url, "
+                      ":origin, :domain, :reporter, :network, :client, :local_verdict, :verdict, "
+                      ":score, :body)")
+    _SQLITE_SCOPE = ("INSERT INTO scopes (key, first_seen, last_seen, reports, evidence) "
+                     "VALUES (:key, :now, :now, :n, :evidence) ON CONFLICT (key) DO UPDATE SET "
+                     "last_seen = excluded.last_seen, reports = scopes.reports + "
+                     "excluded.reports, evidence = coalesce(excluded.evidence, scopes.evidence)")
+    _SQLITE_REPORTER = ("INSERT INTO scope_reporters (scope_key, network, first_seen, last_seen, "
+                        "last_miner_at, last_flag_at) VALUES (:scope_key, :network, :now, :now, "
+                        ":miner_at, :flag_at) ON CONFLICT (scope_key, network) DO UPDATE SET "
+                        "last_seen = excluded.last_seen, last_miner_at = "
+                        "coalesce(excluded.last_miner_at, scope_reporters.last_miner_at), "
+                        "last_flag_at = coalesce(excluded.last_flag_at, "
+                        "scope_reporters.last_flag_at)")
+
+    def _insert_reports_sqlite(self, rows: list[ReportRow]) -> list[int]:
+        """The same on SQLite through the driver itself, on a connection the writer keeps:
+        on the one thread every report waits for, SQLAlchemy's per-statement work cost more
+        than SQLite's (measured with bench/bench_service.py)."""
+        if self._raw is None:
+            self._raw = self.engine.raw_connection()
+        db = self._raw.driver_connection
+        reports_, scopes_, reporters_ = self._group(rows, time.time())
+        cur = db.cursor()
+        try:
+            cur.execute("BEGIN IMMEDIATE")
+            ids = []
+            for params in reports_:
+                cur.execute(self._SQLITE_REPORT, params)
+                ids.append(int(cur.lastrowid))
+            cur.executemany(self._SQLITE_SCOPE, scopes_)
+            cur.executemany(self._SQLITE_REPORTER, reporters_)
+            cur.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                cur.execute("ROLLBACK")
+            raise
+        finally:
+            cur.close()
         return ids
 
     def _statements(self) -> None:
@@ -295,37 +351,52 @@ class Store:
           LEFT JOIN audits m ON m.id = s.miner_audit_id
         WHERE s.key IN ({keys})"""
 
-    @staticmethod
     @functools.lru_cache(maxsize=8)
-    def _facts_query(n: int):  # noqa: ANN205
-        """The query for n keys (always 2 from the app): plain parameters, because an
-        expanding IN parameter is re-rendered on every execution."""
-        return text(Store._FACTS.replace("{keys}", ", ".join(f":k{i}" for i in range(n))))
+    def _facts_sql(self, n: int) -> str:
+        """The query for n keys (always 2 from the app), in the driver's own parameter style:
+        it runs on every lookup, and SQLAlchemy's statement handling cost more than SQLite's
+        work here."""
+        if self.dialect == "postgresql":
+            names = [f"%(k{i})s" for i in range(n)]
+            return self._FACTS.replace("{keys}", ", ".join(names)).replace(":cutoff",
+                                                                            "%(cutoff)s")
+        return self._FACTS.replace("{keys}", ", ".join(f":k{i}" for i in range(n)))
 
     def facts(self, keys: list[str], cutoff: float) -> list[ScopeFacts]:
-        """What is known about each scope key ("o:<origin>", "d:<domain>"), in one query."""
+        """What is known about each scope key ("o:<origin>", "d:<domain>"), in one query.
+        Evidence stays the JSON the writer stored (see consensus.shared_verdict)."""
         if not keys:
             return []
-        with self.engine.connect() as conn:
-            params = {f"k{i}": key for i, key in enumerate(keys)}
-            found = {row[12]: row for row in
-                     conn.execute(self._facts_query(len(keys)), {**params, "cutoff": cutoff})}
+        params = {f"k{i}": key for i, key in enumerate(keys)}
+        params["cutoff"] = cutoff
+        if self.dialect == "sqlite":
+            # a driver connection per reading thread, kept: checking one out of the pool for
+            # each lookup cost more than the query
+            raw = getattr(self._readers, "raw", None)
+            if raw is None:
+                raw = self._readers.raw = self.engine.raw_connection()
+            cur = raw.driver_connection.execute(self._facts_sql(len(keys)), params)
+            found = {row[12]: row for row in cur.fetchall()}
+        else:
+            with self.engine.connect() as conn:
+                found = {row[12]: row for row in
+                         conn.exec_driver_sql(self._facts_sql(len(keys)), params)}
         out = []
         for key in keys:
             row = found.get(key)
             out.append(ScopeFacts() if row is None else ScopeFacts(
                 reports=row[2], reporters=row[4], miner_reporters=row[5],
                 flagging_reporters=row[6], first_seen=_ts(row[0]), last_seen=_ts(row[1]),
-                report_evidence=_findings(row[3]),
+                report_evidence=row[3] or "[]",
                 last_audit=None if row[7] is None else AuditSummary(
                     id=row[7], status=AuditStatus(row[8]),
                     verdict=VerdictLabel(row[9]) if row[9] else None,
                     finished_at=_ts(row[10])),
-                audit_evidence=_findings(row[11]),
+                audit_evidence=row[11] or "[]",
                 miner_audit=None if row[13] is None or row[14] < cutoff else AuditSummary(
                     id=row[13], status=AuditStatus.done, verdict=VerdictLabel.miner,
                     finished_at=_ts(row[14])),
-                miner_audit_evidence=_findings(row[15]) if row[13] is not None else []))
+                miner_audit_evidence=(row[15] or "[]") if row[13] is not None else "[]"))
         return out
 
     def count_reports(self) -> int:
@@ -439,6 +510,8 @@ class Store:
     def close(self) -> None:
         self._writes.put(None)
         self._writer.join(timeout=30)
+        if self._raw is not None:
+            self._raw.close()
         self.engine.dispose()
 
 
