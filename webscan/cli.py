@@ -31,6 +31,8 @@ app = typer.Typer(
 )
 signatures_app = typer.Typer(help="Inspect, check and import signature sets.", no_args_is_help=True)
 app.add_typer(signatures_app, name="signatures")
+extension_app = typer.Typer(help="Build the browser extension (Manifest V3).", no_args_is_help=True)
+app.add_typer(extension_app, name="extension")
 
 err = Console(stderr=True, highlight=False)
 
@@ -399,8 +401,7 @@ def serve(
                        "(default: found automatically).")] = None,
     workers: Annotated[int, typer.Option("--workers", min=1, max=64, help="Worker processes "
                        "(one per core for throughput). With more than one, rate limits and "
-                       "/metrics are per process and lookups may lag other processes' writes "
-                       "by up to 1 s.")] = 1,
+                       "/metrics are per process.")] = 1,
     signatures: SigOpt = None,
 ) -> None:
     """Start the verdict service (FastAPI) with its database.
@@ -522,6 +523,32 @@ def signatures_import(
             out.write_text(result.yaml_text, encoding="utf-8")
         except OSError as e:
             _fail(f"cannot write {out}: {e.strerror or e}")
+    err.print(result.summary(), markup=False)
+
+
+@extension_app.command("build")
+def extension_build(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write the unpacked "
+                   "extension to (empty, new, or an earlier build).", show_default=False)],
+    zip_file: Annotated[Optional[Path], typer.Option("--zip", help="Also write a zip of it "
+                        "(for the Chrome Web Store or to share).")] = None,
+    signatures: SigOpt = None,
+) -> None:
+    """Build the extension: the crawler's hook, the signatures compiled for its scorer, and
+    declarativeNetRequest rules blocking known mining domains.
+
+    Example:  webscan extension build --out dist/extension --zip dist/webscan-extension.zip
+    """
+    from webscan.extension.build import ExtensionBuildError, build
+    from webscan.extension.compile import RuleCompileError
+
+    sigs = _load_sigs(signatures)
+    try:
+        result = build(out, sigs, zip_path=zip_file)
+    except (ExtensionBuildError, RuleCompileError) as e:
+        _fail(str(e))
+    except OSError as e:
+        _fail(f"cannot write {out}: {e.strerror or e}")
     err.print(result.summary(), markup=False)
 
 

@@ -8,8 +8,17 @@
  *            page code cannot see it. Until the sink exists, records wait in a small queue.
  *   options  {frames: true} also reports WebSocket sends/receives (the extension needs this;
  *            the crawler reads frames from the DevTools protocol instead).
+ *            {workers: true} runs dedicated workers from a Blob of this hook + their script, and
+ *            relays their records over a BroadcastChannel (BROWSER.md approach 2: the extension
+ *            cannot reach workers any other way; the crawler attaches to them through CDP and
+ *            leaves this OFF). {cpu: true} reports thread busy time once a second.
+ *            {control: true} keeps the page's workers and sockets so the returned object's
+ *            stop() can terminate and close them (and any started later).
+ *            All default to off: the crawler passes {frames: false} only.
+ * Returns    {stop()} when options.control, else undefined.
  * Records (JSON): {t:"wasm", api, size, b64?, url?} | {t:"worker", kind, url, src?}
- *                 | {t:"socket", url} | {t:"frame", url, dir, data}; each with `where`, `realm`.
+ *                 | {t:"socket", url} | {t:"frame", url, dir, data} | {t:"cpu", busy, span}
+ *                 each with `where`, `realm`.
  * Rules: no embedder-specific code; never throw into the page; never read `location` at
  * install time (a paused worker crashes if its location is read before its script loads).
  */
@@ -22,6 +31,7 @@
     Object.defineProperty(G, KEY, { value: true });
   } catch (e) { return; }
   options = options || {};
+  var self_ = webscanHook;  // our own source, to prepend to wrapped workers
 
   var R = Reflect, OD = Object.defineProperty, GOPD = Object.getOwnPropertyDescriptor;
   var stringify = JSON.stringify, fromCharCode = String.fromCharCode, btoa = G.btoa;
@@ -50,10 +60,12 @@
       return G.top === G ? "page" : "frame";
     } catch (e) { return "frame"; }  // a cross-origin top throws: we are in a frame
   }
-  function emit(rec) {
+  function emit(rec, uncounted) {
     try {
-      if (sent >= MAX_RECORDS) return;
-      sent++;
+      if (!uncounted) {
+        if (sent >= MAX_RECORDS) return;
+        sent++;
+      }
       rec.where = where();
       rec.realm = realm();
       var s = stringify(rec), f = takeSink();
@@ -93,19 +105,31 @@
       define(obj, name, p);
     } catch (e) {}
   }
-  function wrapNew(obj, name, after) {
+  function wrapNew(obj, name, after, make) {  // make(t, args, nt): builds the instance instead
     try {
       var orig = obj && obj[name];
       if (typeof orig !== "function") return;
       var p = new Proxy(orig, {
         construct: function (t, args, nt) {
-          var r = R.construct(t, args, nt);
+          var r = make ? make(t, args, nt) : R.construct(t, args, nt);
           try { after(args, r); } catch (e) {}
           return r;
         }
       });
       masks.set(p, orig);
       if (define(obj, name, p) && orig.prototype) define(orig.prototype, "constructor", p);
+    } catch (e) {}
+  }
+
+  function swap(obj, name, handler) {  // proxy obj[name] where it is defined (own or inherited)
+    try {
+      var o = obj;
+      while (o && !GOPD(o, name)) o = Object.getPrototypeOf(o);
+      var orig = o && o[name];
+      if (typeof orig !== "function") return;
+      var px = new Proxy(orig, handler);
+      masks.set(px, orig);
+      define(o, name, px);
     } catch (e) {}
   }
 
@@ -159,7 +183,8 @@
     if (typeof Blob !== "undefined" && a[0] instanceof Blob && a[0].size <= MAX_SRC && blobs.size < 512) blobs.set(url, a[0]);
   });
   function worker(kind) {
-    return function (args) {
+    return function (args, w) {
+      track(w);
       var url = String(args[0]), opts = args[1], k = kind;
       try { url = new URL(url, where()).href; } catch (e) {}
       if (k === "dedicated" && opts && typeof opts === "object" && opts.type === "module") k = "module";
@@ -169,8 +194,94 @@
                        function () { emit({ t: "worker", kind: k, url: url }); });
     };
   }
-  wrapNew(G, "Worker", worker("dedicated"));
+  // Extension only (options.workers): a worker runs a Blob of this hook + its own script, so
+  // its Wasm, sockets and frames are seen too. Blob workers get their captured Blob appended
+  // (so revoking the page's URL right away is fine); same-origin script workers get
+  // importScripts / import() of the absolute URL, and in there `base` makes relative URLs and
+  // `location` behave as under the original URL. Anything else runs untouched.
+  var kids = options.workers ? childOptions() : null;
+  function childOptions() {
+    var c = options.child || { channel: "webscan-" + Math.random().toString(36).slice(2) + Date.now().toString(36) };
+    try {
+      if (options.child) {
+        var out = new G.BroadcastChannel(c.channel);
+        send = function (s) { out.postMessage(s); };
+      }
+    } catch (e) { return null; }
+    return { frames: !!options.frames, workers: true, cpu: !!options.cpu, child: c };
+  }
+  var listening = false;
+  function listen() {  // the top realm opens the channel with its first worker: no cost before
+    if (listening || options.child) return;
+    listening = true;
+    var bc = new G.BroadcastChannel(kids.child.channel);
+    bc.onmessage = function (ev) {  // only the top realm listens: no duplicates
+      if (typeof ev.data !== "string") return;
+      var f = takeSink();
+      if (!f) { if (queue.length < 64) queue.push(ev.data); return; }
+      while (queue.length) f(queue.shift());
+      f(ev.data);
+    };
+  }
+  // Blobs cost a synchronous round trip to the browser each: the hook's source becomes one Blob
+  // per realm, and each distinct worker script one URL, reused by every worker running it.
+  var hookBlob = null, made = new Map(), madeFromBlob = new WeakMap();
+  function makeWorker(t, args, nt) {
+    var built = null;
+    try {
+      var url = new URL(String(args[0]), where()), opts = args[1];
+      var module = !!(opts && typeof opts === "object" && opts.type === "module");
+      var blob = blobs.get(url.href);
+      var same = url.protocol === "blob:" || ((url.protocol === "http:" || url.protocol === "https:")
+                                             && url.origin === new URL(where()).origin);
+      if (kids && same) {
+        listen();
+        var key = (module ? "m " : "c ") + url.href, burl = blob ? madeFromBlob.get(blob) : made.get(key);
+        if (!burl) {
+          var o = JSON.parse(stringify(kids));
+          if (!blob) o.base = url.href;
+          hookBlob = hookBlob || new Blob(["(" + R.apply(nativeToString, self_, []) + ")"]);
+          var tail = blob || (module ? "import(" + stringify(url.href) + ");" : "importScripts(" + stringify(url.href) + ");");
+          burl = G.URL.createObjectURL(new Blob([hookBlob, "(null, " + stringify(o) + ");\n", tail], { type: "text/javascript" }));
+          if (blob) madeFromBlob.set(blob, burl);
+          else if (made.size < 64) made.set(key, burl);
+        }
+        built = R.construct(t, [burl, opts], nt);
+      }
+    } catch (e) { built = null; }
+    return built || R.construct(t, args, nt);
+  }
+  wrapNew(G, "Worker", worker("dedicated"), kids ? makeWorker : null);
   wrapNew(G, "SharedWorker", worker("shared"));
+
+  // Inside a script worker run from a Blob: relative URLs and `location` as under its own URL.
+  var base = options.base;
+  if (base && typeof G.WorkerGlobalScope !== "undefined") {
+    var resolve = function (u) {
+      try { return (typeof u === "string" || u instanceof G.URL) ? new G.URL(String(u), base).href : u; } catch (e) { return u; }
+    };
+    var loc = new G.URL(base);
+    try {
+      var ld = GOPD(G.WorkerGlobalScope.prototype, "location");
+      if (ld && ld.get) {
+        var getter = new Proxy(ld.get, { apply: function () { return loc; } });
+        masks.set(getter, ld.get);
+        ld.get = getter;
+        OD(G.WorkerGlobalScope.prototype, "location", ld);
+      }
+    } catch (e) {}
+    var first = function () {
+      return { apply: function (f, self, args) { args = Array.prototype.slice.call(args); if (args.length) args[0] = resolve(args[0]); return R.apply(f, self, args); },
+               construct: function (f, args, nt) { args = Array.prototype.slice.call(args); if (args.length) args[0] = resolve(args[0]); return R.construct(f, args, nt); } };
+    };
+    swap(G, "fetch", first());
+    swap(G, "Request", first());
+    swap(G, "EventSource", first());
+    swap(G, "importScripts", { apply: function (f, self, args) { return R.apply(f, self, Array.prototype.map.call(args, resolve)); } });
+    if (G.XMLHttpRequest) swap(G.XMLHttpRequest.prototype, "open", {
+      apply: function (f, self, args) { args = Array.prototype.slice.call(args); if (args.length > 1) args[1] = resolve(args[1]); return R.apply(f, self, args); }
+    });
+  }
 
   // --- WebSockets: the URL; frames only when asked (see header) -----------------------------
   function text(d) {
@@ -179,6 +290,7 @@
     return u8 ? "[binary " + u8.length + " bytes]" : "[" + typeof d + "]";
   }
   wrapNew(G, "WebSocket", function (a, ws) {
+    track(ws);
     var url = ws.url || String(a[0]);
     emit({ t: "socket", url: url });
     if (options.frames) {
@@ -188,4 +300,86 @@
   if (options.frames && G.WebSocket) wrapCall(G.WebSocket.prototype, "send", function (a, ws) {
     emit({ t: "frame", url: ws.url, dir: "sent", data: text(a[0]) });
   });
+
+  // --- control (extension): stop this realm's workers and sockets, and any started later ------
+  var stopped = false, live = [];
+  function kill(x) {
+    try {
+      if (typeof x.terminate === "function") x.terminate();  // a worker (its own workers die with it)
+      else if (x.port && typeof x.port.close === "function") x.port.close();  // a shared worker
+      else if (typeof x.close === "function") x.close(1000, "stopped by the user (webscan)");
+    } catch (e) {}
+  }
+  function track(x) {
+    if (!options.control || !x) return;
+    if (stopped) { kill(x); return; }
+    if (live.length >= 512) live.shift();
+    live.push(x);
+  }
+
+  // --- busy time (extension): no CPU counters without the debugger, so each worker reports how
+  // long its callbacks (timers, message and socket events) ran and how late a 1 s heartbeat
+  // fired (a long task delays it); the page reports its long tasks. Idle realms stay silent.
+  // A worker that never yields at all cannot report (nor receive jobs).
+  if (options.cpu) {
+    var perf = G.performance, now = function () { return perf.now(); }, timed = 0, last = now();
+    var beat = G.setInterval;  // the original: the heartbeat itself is not timed
+    if (typeof G.WorkerGlobalScope !== "undefined") {
+      // Workers: time every callback the event loop runs (timers, message and socket events).
+      var timedOf = new WeakMap(), origOf = new WeakMap();
+      var timedFn = function (cb) {
+        if (typeof cb !== "function") return cb;
+        var w = timedOf.get(cb);
+        if (!w) {
+          w = function () {
+            var t0 = now();
+            try { return R.apply(cb, this, arguments); } finally { timed += now() - t0; }
+          };
+          timedOf.set(cb, w);
+          origOf.set(w, cb);
+        }
+        return w;
+      };
+      var argAt = function (i, map) {
+        return { apply: function (f, self, args) {
+          args = Array.prototype.slice.call(args);
+          if (args.length > i) args[i] = map(args[i]);
+          return R.apply(f, self, args);
+        } };
+      };
+      swap(G, "setTimeout", argAt(0, timedFn));
+      swap(G, "setInterval", argAt(0, timedFn));
+      swap(G.EventTarget.prototype, "addEventListener", argAt(1, timedFn));
+      swap(G.EventTarget.prototype, "removeEventListener", argAt(1, function (cb) { return timedOf.get(cb) || cb; }));
+      try {
+        var proto = G;  // [Global] scopes may hold the accessor themselves or inherit it
+        while (proto && !GOPD(proto, "onmessage")) proto = Object.getPrototypeOf(proto);
+        var od = proto && GOPD(proto, "onmessage");
+        if (od && od.get && od.set) {
+          var get0 = od.get, set0 = od.set;
+          od.get = new Proxy(get0, { apply: function (f, self) { var v = R.apply(f, self, []); return origOf.get(v) || v; } });
+          od.set = new Proxy(set0, { apply: function (f, self, args) { return R.apply(f, self, [timedFn(args[0])]); } });
+          masks.set(od.get, get0);
+          masks.set(od.set, set0);
+          OD(proto, "onmessage", od);
+        }
+      } catch (e) {}
+    } else if (typeof G.PerformanceObserver === "function") {
+      try {
+        new G.PerformanceObserver(function (list) {
+          list.getEntries().forEach(function (e) { timed += e.duration; });
+        }).observe({ type: "longtask", buffered: true });
+      } catch (e) {}
+    }
+    R.apply(beat, G, [function () {
+      var t = now(), span = t - last, busy = Math.min(span, Math.max(timed, span - 1000));
+      last = t;
+      timed = 0;
+      if (busy >= 50) emit({ t: "cpu", busy: Math.round(busy), span: Math.round(span) }, true);
+    }, 1000]);
+  }
+
+  if (options.control) return {
+    stop: function () { stopped = true; live.splice(0).forEach(kill); }
+  };
 })

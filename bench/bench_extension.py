@@ -1,0 +1,101 @@
+"""Page-load time with and without the webscan extension, over the benign fixture pages.
+
+    python bench/bench_extension.py [--rounds 7]
+
+Two persistent Chromium contexts (headless, the same lean switches), one with the built
+extension loaded and one without, visit every benign page of site_fixtures/pages/pages.json
+in alternation (A/B per page per round, order swapped each round, so drift hits both). A load is
+the page's own `loadEventEnd` from Navigation Timing (what a user waits for), after a warm-up
+visit, with a pause after each visit so the heavy pages' workers are gone before the next.
+
+A third browser loads a control extension that does nothing (one empty content script in every
+frame at document_start, like ours): what any such extension costs in this browser, measured
+the same way, so the figure for webscan's own code can be told apart from it. Prints per-page medians and the median overhead over all pages; the bar is under 5%.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from site_fixtures.server import FixtureServer  # noqa: E402
+from webscan.browser.launch import LEAN_SWITCHES, find_chromium  # noqa: E402
+from webscan.extension.build import build  # noqa: E402
+from webscan.rules.loader import load_signatures  # noqa: E402
+
+
+SETTLE_S = 1.5
+"""Pause after each visit: the heavy pages' workers must be gone before the next load (two
+cores here), or one browser's leftovers would slow the other's measurement."""
+
+
+def load_ms(ctx, url: str) -> float:
+    page = ctx.new_page()
+    try:
+        page.goto(url, wait_until="load")
+        return page.evaluate("performance.getEntriesByType('navigation')[0].loadEventEnd")
+    finally:
+        page.close()
+        time.sleep(SETTLE_S)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rounds", type=int, default=9)
+    args = ap.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    exe = find_chromium()
+    ext = Path(tempfile.mkdtemp(prefix="webscan-ext-")) / "unpacked"
+    build(ext, load_signatures())
+    switches = [s for s in LEAN_SWITCHES if s != "--disable-extensions"]
+    control = ext.parent / "control"
+    control.mkdir()
+    (control / "noop.js").write_text("void 0;\n")
+    (control / "manifest.json").write_text(json.dumps({
+        "manifest_version": 3, "name": "control", "version": "1.0",
+        "content_scripts": [{"matches": ["<all_urls>"], "js": ["noop.js"], "run_at": "document_start",
+                             "all_frames": True}]}))
+    with FixtureServer() as srv, sync_playwright() as p:
+        pages = [e["path"] for e in srv.pages() if e["expect"] == "clean" and e["path"].startswith("/benign/")]
+        def launch(extension: Path | None):
+            extra = [f"--disable-extensions-except={extension}", f"--load-extension={extension}"] if extension else []
+            return p.chromium.launch_persistent_context(tempfile.mkdtemp(), executable_path=exe, headless=True,
+                                                        args=["--no-sandbox", *switches, *extra])
+
+        ctxs = {"without": launch(None), "control": launch(control), "with": launch(ext)}
+        try:
+            times: dict[str, dict[str, list[float]]] = {u: {k: [] for k in ctxs} for u in pages}
+            for path in pages:  # warm-up: caches, the extension's rules, JIT
+                for ctx in ctxs.values():
+                    load_ms(ctx, srv.url(path))
+            order = list(ctxs.items())
+            for r in range(args.rounds):
+                for path in pages:
+                    for name, ctx in order[r % 3:] + order[:r % 3]:
+                        times[path][name].append(load_ms(ctx, srv.url(path)))
+        finally:
+            for ctx in ctxs.values():
+                ctx.close()
+    overheads, vs_control = [], []
+    print(f"{'page':30} {'without ms':>10} {'control ms':>10} {'with ms':>8} {'overhead':>9} {'vs control':>10}")
+    for path in pages:
+        a, c, b = (statistics.median(times[path][k]) for k in ("without", "control", "with"))
+        overheads.append((b - a) / a)
+        vs_control.append((b - c) / c)
+        print(f"{path:30} {a:10.1f} {c:10.1f} {b:8.1f} {100 * (b - a) / a:8.1f}% {100 * (b - c) / c:9.1f}%")
+    print(f"median page-load overhead over {len(pages)} benign pages, {args.rounds} rounds: "
+          f"{100 * statistics.median(overheads):.1f}% against no extension (bar: under 5%), "
+          f"{100 * statistics.median(vs_control):.1f}% against a do-nothing content-script extension")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,464 @@
+/*
+ * The background scorer: the hook's observations of one tab in, findings and a verdict out,
+ * with the SAME rules (signatures/, compiled to rules.json by `webscan extension build`, or
+ * the service's /v1/signatures) and the SAME arithmetic as webscan/verdict.py.
+ *
+ * Pure functions, no chrome.* here: the service worker owns state and I/O, and the tests run
+ * this module under Node against the Python engines (tests/test_extension_scorer.py).
+ *
+ * Ports, kept small and faithful:
+ *   webscan/verdict.py            score (noisy-OR of the strongest weight per category, groups
+ *                                 capped), label (miner needs the threshold AND a strong category)
+ *   webscan/net/protocol.py       message shapes ("*" = any value, extra keys allowed), sessions
+ *   webscan/browser/evidence.py   decode_frame, runtime findings (RUNTIME_RULES), per-connection
+ *                                 protocol hits, worker pools, CPU
+ *   webscan/net/domains.py        host and parent-domain lookup, url patterns
+ *   webscan/wasm                  see wasm.js
+ */
+
+import * as wasm from "./wasm.js";
+
+export const EXCERPT_MAX = 200;
+const SEVERITY_ORDER = { critical: 0, high: 1, medium: 2, low: 3, info: 4 };
+const ANY = "*";
+const MAX_DEPTH = 8;
+const MAX_FRAMES_PARSED = 5000;
+const JOB_MESSAGES = new Set(["job", "login result", "notify"]);
+const SUBMIT_MESSAGES = new Set(["submit", "solved"]);
+
+// --- rules ------------------------------------------------------------------------------------
+
+/** Python regex -> [source, flags] for the few constructs our rules use; null if untranslatable. */
+export function pyRegex(src, forceI) {
+  let flags = forceI ? "i" : "";
+  const m = /^\(\?([aiLmsux]+)\)/.exec(src);
+  if (m) {
+    src = src.slice(m[0].length);
+    if (m[1].includes("i") && !flags.includes("i")) flags += "i";
+    if (m[1].includes("s")) flags += "s";
+    if (m[1].includes("m")) flags += "m";
+  }
+  src = src.replace(/\(\?P</g, "(?<").replace(/\(\?P=(\w+)\)/g, "\\k<$1>").replace(/\\Z/g, "$");
+  try { new RegExp(src, flags); } catch (e) { return null; }
+  return [src, flags];
+}
+
+const hex = (v) => "0x" + BigInt(v).toString(16).toUpperCase();
+
+/** JSON text with every integer literal of 16+ digits turned into a string, so 64-bit
+ * constants keep their exact value (a JavaScript number would round them). Strings are skipped. */
+export function quoteBigInts(text) {
+  let out = "", i = 0, start = 0;
+  while (i < text.length) {
+    const ch = text[i];
+    if (ch === '"') {
+      for (i++; i < text.length && text[i] !== '"'; i++) if (text[i] === "\\") i++;
+      i++;
+    } else if ((ch >= "0" && ch <= "9") || ch === "-") {
+      let j = i + 1;
+      while (j < text.length && /[0-9.eE+-]/.test(text[j])) j++;
+      const lit = text.slice(i, j);
+      if (/^-?\d{16,}$/.test(lit)) { out += text.slice(start, i) + '"' + lit + '"'; start = j; }
+      i = j;
+    } else {
+      i++;
+    }
+  }
+  return out + text.slice(start);
+}
+
+/**
+ * The service's signature feed ({version, digest, rules: [...], verdict}) in the form the build
+ * writes, so a refreshed set and the bundled one go through the same compile.
+ * `bundled` supplies what the feed does not carry: engine data (opcodes, runtime rules).
+ */
+export function fromFeed(text, bundled) {
+  const doc = JSON.parse(quoteBigInts(text));
+  if (!doc || typeof doc !== "object" || !Array.isArray(doc.rules) || !doc.verdict) {
+    throw new Error("not a webscan signature feed (needs rules and verdict)");
+  }
+  const out = { format: 1, version: String(doc.version), digest: String(doc.digest), source: "service",
+                verdict: verdictOf(doc.verdict), domains: [], protocol: [], constants: [], wasm: [],
+                runtime: bundled.runtime, opcodes: bundled.opcodes };
+  const base = (r) => ({ id: r.id, description: r.description, severity: r.severity, category: r.category,
+                         references: r.references || [] });
+  const regexes = (list, forceI) => (list || []).map((p) => pyRegex(p, forceI)).filter(Boolean);
+  for (const r of doc.rules) {
+    if (!r || typeof r !== "object" || !r.id) continue;
+    if ("domains" in r || "url_patterns" in r) {
+      out.domains.push({ ...base(r), domains: r.domains || [], url_patterns: regexes(r.url_patterns, true) });
+    } else if ("shape" in r || "all_of" in r) {
+      out.protocol.push({ ...base(r), message: r.message || "", shape: r.shape ?? null, all_of: r.all_of || [] });
+    } else if ("primitive" in r) {
+      out.constants.push({ id: r.id, primitive: r.primitive, width: r.width, min_hits: r.min_hits,
+                           values: (r.values || []).map(hex), byte_patterns: r.byte_patterns || [] });
+    } else if ("primitives_all" in r || "primitives_any" in r || "export_patterns" in r || "min_xor_share" in r) {
+      out.wasm.push({ ...base(r), primitives_all: r.primitives_all || [], primitives_any: r.primitives_any || [],
+                      primitives_min: r.primitives_min || 0, min_instructions: r.min_instructions || 0,
+                      min_xor_share: r.min_xor_share ?? null, min_rotates_per_1000: r.min_rotates_per_1000 ?? null,
+                      export_patterns: regexes(r.export_patterns, false), import_patterns: regexes(r.import_patterns, false) });
+    }  // JavaScript rules need a parser: the extension judges behaviour, the service judges code
+  }
+  return out;
+}
+
+function verdictOf(v) {
+  const groups = {};
+  for (const [name, g] of Object.entries(v.groups || {})) groups[name] = { categories: g.categories, cap: g.cap };
+  const categories = {};
+  for (const [name, c] of Object.entries(v.categories)) categories[name] = { weight: c.weight, strong: !!c.strong };
+  return { miner_threshold: v.miner_threshold, suspicious_threshold: v.suspicious_threshold,
+           miner_min_strong: v.miner_min_strong, miner_min_categories: v.miner_min_categories, groups, categories };
+}
+
+/** Matchers built once per rule set: "compile once, match fast". */
+export function compile(doc) {
+  const hosts = new Map(), subsOnly = new Map(), globs = [], patterns = [];
+  for (const r of doc.domains) {
+    for (let d of r.domains) {
+      d = d.toLowerCase().replace(/\.$/, "");
+      if (d.startsWith("*.") && !d.slice(2).includes("*")) push(subsOnly, d.slice(2), r);
+      else if (d.includes("*")) globs.push([new RegExp("^" + d.split("*").map(esc).join("[a-z0-9.-]*") + "$"), r]);
+      else push(hosts, d, r);
+    }
+    for (const [src, flags] of r.url_patterns) patterns.push([new RegExp(src, flags), r]);
+  }
+  return {
+    doc,
+    verdict: doc.verdict,
+    domains: { hosts, subsOnly, globs, patterns },
+    shapes: doc.protocol.filter((r) => r.shape !== null && r.shape !== undefined),
+    sessions: doc.protocol.filter((r) => r.all_of && r.all_of.length),
+    runtime: doc.runtime,
+    wasm: { opcodes: wasm.compileOpcodes(doc.opcodes), constants: wasm.compileConstants(doc.constants),
+            rules: wasm.compileWasmRules(doc.wasm) },
+  };
+}
+
+function push(map, key, value) { if (!map.has(key)) map.set(key, []); map.get(key).push(value); }
+function esc(s) { return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"); }
+
+// --- findings ---------------------------------------------------------------------------------
+
+/** A one-line, bounded excerpt, as webscan.evidence.excerpt_of. */
+export function excerptOf(text, limit = EXCERPT_MAX) {
+  if (text === null || text === undefined) return null;
+  let t = String(text).split(/\s+/).filter(Boolean).join(" ");
+  t = Array.from(t, (ch) => (/[\p{L}\p{N}\p{P}\p{S}\p{Zs}]/u.test(ch) ? ch : "\ufffd")).join("");
+  return t.length <= limit ? t : t.slice(0, limit - 1) + "\u2026";
+}
+
+function location(target, extra = {}) {
+  const loc = { target: String(target || "(unknown)") };
+  for (const k of ["line", "column", "wasm_function", "wasm_offset", "context"]) {
+    if (extra[k] !== undefined && extra[k] !== null) loc[k] = extra[k];
+  }
+  return loc;
+}
+
+/** Exactly the fields of webscan.model.Finding (the service forbids any other). */
+export function finding(rule, kind, loc, { message, excerpt, category } = {}) {
+  const f = { rule: rule.id, kind, category: category || rule.category, severity: rule.severity,
+              message: message || rule.description, location: loc, references: [...(rule.references || [])] };
+  const ex = excerptOf(excerpt);
+  if (ex !== null) f.excerpt = ex;
+  return f;
+}
+
+function runtimeFinding(c, id, loc, message, excerpt) {
+  const r = c.runtime.rules[id];
+  return finding({ id, category: r.category, severity: r.severity, description: r.description, references: [] },
+                 "runtime", loc, { message: message || r.description, excerpt });
+}
+
+// --- domains ----------------------------------------------------------------------------------
+
+export function hostOf(url) {
+  try {
+    let u = new URL(url);
+    if (u.protocol === "blob:") u = new URL(u.pathname);
+    return u.hostname ? u.hostname.replace(/^\[|\]$/g, "").replace(/\.$/, "").toLowerCase() : null;
+  } catch (e) { return null; }
+}
+
+/** Domain rules hit by one URL: the host and each parent domain, then the url patterns. */
+export function matchUrl(c, url) {
+  const out = [], seen = new Set(), host = hostOf(url), d = c.domains;
+  const add = (r) => { if (!seen.has(r.id)) { seen.add(r.id); out.push(r); } };
+  if (host) {
+    const labels = host.split(".");
+    for (let i = 0; i < labels.length; i++) {
+      const suffix = labels.slice(i).join(".");
+      (d.hosts.get(suffix) || []).forEach(add);
+      if (i > 0) (d.subsOnly.get(suffix) || []).forEach(add);
+    }
+    for (const [re, r] of d.globs) if (re.test(host)) add(r);
+  }
+  for (const [re, r] of d.patterns) if (re.test(url)) add(r);
+  return out;
+}
+
+// --- protocol ---------------------------------------------------------------------------------
+
+/** JSON values in one text frame: plain JSON, socket.io `42[...]`, or one per line (stratum). */
+export function decodeFrame(payload) {
+  let text = String(payload).trim();
+  if (!text || !"[{0123456789".includes(text[0])) return [];
+  text = text.replace(/^\d+(?=[[{])/, "");
+  try { return [JSON.parse(text)]; } catch (e) { /* line by line below */ }
+  const out = [];
+  for (let line of text.split(/\r?\n/).slice(0, 64)) {
+    line = line.trim();
+    if (line[0] === "{" || line[0] === "[") { try { out.push(JSON.parse(line)); } catch (e) { /* skip */ } }
+  }
+  return out;
+}
+
+const isObj = (o) => o !== null && typeof o === "object" && !Array.isArray(o);
+
+/** Does a decoded JSON value have the template's shape? Iterative and bounded, as protocol.py. */
+export function shapeMatches(template, obj) {
+  const stack = [[template, obj, 0]];
+  while (stack.length) {
+    const [t, o, d] = stack.pop();
+    if (d > MAX_DEPTH) return false;
+    if (t === ANY) continue;
+    if (isObj(t)) {
+      if (!isObj(o)) return false;
+      for (const k of Object.keys(t)) {
+        if (!Object.prototype.hasOwnProperty.call(o, k)) return false;
+        stack.push([t[k], o[k], d + 1]);
+      }
+    } else if (Array.isArray(t)) {
+      if (!Array.isArray(o)) return false;
+    } else if (typeof t === "boolean" || typeof o === "boolean") {
+      if (t !== o) return false;
+    } else if (t !== o) {
+      return false;
+    }
+  }
+  return true;
+}
+
+export function matchMessage(c, obj) {
+  const frames = Array.isArray(obj) ? obj.slice(0, 64) : [obj];
+  const hits = c.shapes.filter((r) => frames.some((f) => shapeMatches(r.shape, f)));
+  const ids = new Set(hits.map((r) => r.id));
+  return hits.concat(c.sessions.filter((r) => r.all_of.every((id) => ids.has(id))));
+}
+
+function protocolFindings(c, frames, out) {
+  const byConn = new Map();
+  for (const f of frames.slice(0, MAX_FRAMES_PARSED)) push(byConn, f.url, f);
+  let jobs = 0, submits = 0;
+  for (const [url, list] of byConn) {
+    const hits = new Map();  // rule id -> [rule, count, first frame]
+    for (const f of list) {
+      for (const obj of decodeFrame(f.data)) {
+        const kinds = new Set();
+        for (const r of matchMessage(c, obj)) {
+          kinds.add(r.message);
+          if (r.all_of && r.all_of.length) continue;
+          if (!hits.has(r.id)) hits.set(r.id, [r, 0, f]);
+          hits.get(r.id)[1]++;
+        }
+        if ([...kinds].some((k) => JOB_MESSAGES.has(k))) jobs++;
+        if ([...kinds].some((k) => SUBMIT_MESSAGES.has(k))) submits++;
+      }
+    }
+    for (const [r, count, first] of hits.values()) {
+      out.push(finding(r, "protocol", location(url, { context: `WebSocket frame ${first.dir}` }),
+                       { message: `${r.description} Seen ${count} time(s) on this connection.`, excerpt: first.data }));
+    }
+    for (const r of c.sessions) {
+      if (!r.all_of.every((id) => hits.has(id))) continue;
+      const counts = r.all_of.map((id) => `${hits.get(id)[1]} x ${id.split(".").pop()}`).join(", ");
+      out.push(finding(r, "protocol", location(url, { context: "one WebSocket connection" }),
+                       { message: `${r.description} Seen on one connection: ${counts}.` }));
+    }
+  }
+  return { jobs, submits };
+}
+
+// --- one tab ----------------------------------------------------------------------------------
+
+/**
+ * Findings, summaries and the verdict for one tab's observations:
+ *   obs = {url, loads: [{url, context}], sockets: [{url, where}], frames: [{url, dir, data}],
+ *          workers: [{url, kind, where, src}], wasm: [{sha256, size, url, where, realm, api,
+ *          findings, summary, sightings}], cpu: {series: [{t, share}], seconds, window_s}}
+ * Wasm findings arrive precomputed (analyseWasm runs once per module, not per evaluation).
+ */
+export function judgeTab(c, obs) {
+  const findings = [];
+  const { jobs, submits } = protocolFindings(c, obs.frames, findings);
+  for (const m of obs.wasm) {
+    findings.push(...m.findings);
+    const ctx = `captured at runtime: ${m.api} in ${m.realm} ${m.where}; sha256 ${m.sha256.slice(0, 16)}`;
+    findings.push(runtimeFinding(c, "runtime.wasm.compiled", location(m.url || m.where || obs.url, { context: ctx }),
+      `${c.runtime.rules["runtime.wasm.compiled"].description} Compiled in ${m.sightings} place(s); ${m.size} bytes.`));
+  }
+  const blob = obs.workers.filter((w) => w.url.startsWith("blob:"));
+  if (blob.length) {
+    findings.push(runtimeFinding(c, "runtime.worker.blob", location(blob[0].where || obs.url, { context: `worker ${blob[0].url}` }),
+      `${c.runtime.rules["runtime.worker.blob"].description} ${blob.length} such worker(s).`, blob[0].src));
+  }
+  const groups = new Map();
+  for (const w of obs.workers) if (w.kind === "dedicated" || w.kind === "module") push(groups, w.src || w.url, w);
+  const biggest = [...groups.values()].reduce((a, b) => (b.length > a.length ? b : a), []);
+  if (biggest.length >= 2) {
+    findings.push(runtimeFinding(c, "runtime.worker.pool", location(biggest[0].where || obs.url, { context: `worker ${biggest[0].url}` }),
+      `${c.runtime.rules["runtime.worker.pool"].description} ${biggest.length} workers ran the same script.`));
+  }
+  if (obs.sockets.length) {
+    const s = obs.sockets[0];
+    findings.push(runtimeFinding(c, "runtime.websocket.open", location(s.url, { context: `opened by ${s.where || "the page"}` }),
+      `${c.runtime.rules["runtime.websocket.open"].description} ${obs.sockets.length} socket(s).`));
+  }
+  const loads = [...obs.loads,
+    ...obs.sockets.map((s) => ({ url: s.url, context: `WebSocket opened by ${s.where || "the page"}` })),
+    ...obs.workers.filter((w) => !/^(blob|data):/.test(w.url)).map((w) => ({ url: w.url, context: `${w.kind} worker started by ${w.where}` })),
+    ...obs.wasm.filter((m) => m.url).map((m) => ({ url: m.url, context: "WebAssembly streamed by the page" }))];
+  const seen = new Set();
+  for (const l of loads) {
+    for (const r of matchUrl(c, l.url)) {
+      const key = r.id + " " + l.url;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      findings.push(finding(r, "domain", location(l.url, { context: l.context }), { excerpt: l.url }));
+    }
+  }
+  const cpu = obs.cpu;
+  if (cpu.sustained) {
+    findings.push(runtimeFinding(c, "runtime.cpu.sustained", location(obs.url, { context: "busy time reported by the page's threads, workers included" }),
+      `${c.runtime.rules["runtime.cpu.sustained"].description} ${cpu.seconds.toFixed(1)} CPU s over ${cpu.window_s.toFixed(1)} s: ` +
+      `mean ${Math.round(cpu.mean * 100)}% of a core over the busiest ${cpu.span_s} s, peak ${Math.round(cpu.peak * 100)}%.`));
+  }
+  const verdict = judge(findings, c.verdict);
+  verdict.pool_jobs = jobs;
+  verdict.pool_submits = submits;
+  return verdict;
+}
+
+/** Findings and the WasmSummary of one captured module (webscan/wasm/engine.py's analyse). */
+export function analyseWasm(c, u8, sha256, target, context) {
+  const loc = location(target, { context });
+  const summary = { sha256, size: u8.length, location: loc, functions: 0, instructions: 0, xor_share: 0,
+                    rotates_per_1000: 0, primitives: [], imports: [], exports: [] };
+  if (u8.length > wasm.MAX_MODULE) return { summary, findings: [], note: `module over ${wasm.MAX_MODULE} bytes: not decoded` };
+  let f;
+  try {
+    f = wasm.facts(u8, c.wasm);
+  } catch (e) {
+    return { summary, findings: [], note: `not a well-formed WebAssembly module: ${e.message}` };
+  }
+  const m = f.module;
+  Object.assign(summary, { functions: m.functions, instructions: m.instructions, xor_share: f.xor_share,
+                           rotates_per_1000: f.rotates_per_1000, primitives: Object.keys(f.primitives).sort(),
+                           imports: m.imports.slice(0, 200), exports: m.exports.slice(0, 200) });
+  const findings = wasm.evaluate(f, c.wasm.rules).map(({ rule, detail }) => finding(rule, "wasm", loc,
+    { message: detail ? `${rule.description} Seen: ${detail}.` : null, excerpt: detail || null }));
+  return { summary, findings, note: m.badBodies ? `${m.badBodies} function bodies did not decode` : null, facts: f };
+}
+
+/**
+ * CPU from busy-time samples [{t: s since page start when received, busy_ms, span_ms}]: each
+ * sample's busy time is spread over the span it covers, then summed per second (all threads).
+ */
+export function cpuSummary(c, samples, nowS) {
+  const buckets = new Map();
+  for (const s of samples) {
+    const end = s.t, start = Math.max(0, end - (s.span_ms || 1000) / 1000), len = Math.max(1e-3, end - start);
+    for (let k = Math.floor(start); k < end; k++) {
+      const overlap = Math.min(end, k + 1) - Math.max(start, k);
+      if (overlap > 0) buckets.set(k, (buckets.get(k) || 0) + s.busy_ms * overlap / len);
+    }
+  }
+  const window = Math.max(0, nowS);
+  const last = Math.floor(window);
+  const series = [];
+  let seconds = 0, peak = 0;
+  for (let k = 0; k < last; k++) {
+    const share = (buckets.get(k) || 0) / 1000;
+    seconds += share;
+    peak = Math.max(peak, share);
+    series.push({ t: k + 1, share: Math.round(share * 1000) / 1000 });
+  }
+  // The busiest span of up to 10 s (at least MIN_CPU_SPAN_S): a miner keeps it, a load burst does not.
+  const span = Math.min(10, last), min = c.runtime.min_cpu_span_s;
+  let mean = 0;
+  if (span >= min) {
+    let sum = 0;
+    for (let k = 0; k < last; k++) {
+      sum += series[k].share;
+      if (k >= span) sum -= series[k - span].share;
+      if (k >= span - 1) mean = Math.max(mean, sum / span);
+    }
+  }
+  return { series: series.slice(-120), seconds: Math.round(seconds * 1000) / 1000, window_s: Math.round(window * 100) / 100,
+           peak: Math.round(peak * 1000) / 1000, mean, span_s: span,
+           sustained: span >= min && mean >= c.runtime.cpu_share_threshold };
+}
+
+// --- verdict ----------------------------------------------------------------------------------
+
+function dedupe(findings) {
+  const seen = new Set(), out = [];
+  for (const f of findings) {
+    const l = f.location;
+    const key = JSON.stringify([f.rule, l.target, l.line ?? null, l.column ?? null, l.wasm_function ?? null, l.context ?? null]);
+    if (!seen.has(key)) { seen.add(key); out.push(f); }
+  }
+  return out;
+}
+
+/** Noisy-OR of the strongest weight per category; capability groups capped. */
+export function scoreFindings(findings, v) {
+  const best = {};
+  for (const f of findings) {
+    const cat = v.categories[f.category];
+    if (cat) best[f.category] = Math.max(best[f.category] || 0, cat.weight);
+  }
+  let remaining = 1;
+  const grouped = new Set();
+  for (const g of Object.values(v.groups)) {
+    let inside = 1;
+    for (const cname of g.categories) if (cname in best) { inside *= 1 - best[cname]; grouped.add(cname); }
+    remaining *= 1 - Math.min(g.cap, 1 - inside);
+  }
+  for (const [cname, w] of Object.entries(best)) if (!grouped.has(cname)) remaining *= 1 - w;
+  return { score: Math.round((1 - remaining) * 1e4) / 1e4, cats: best };
+}
+
+/** The label, as webscan.verdict.judge: a miner needs the threshold AND a strong category. */
+export function judge(findings, v) {
+  const weight = (f) => (v.categories[f.category] ? v.categories[f.category].weight : 0);
+  const sorted = dedupe(findings).sort((a, b) => weight(b) - weight(a) || SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity]);
+  const { score, cats } = scoreFindings(sorted, v);
+  const strong = Object.keys(cats).filter((k) => v.categories[k].strong).sort();
+  let label = "clean";
+  if (score >= v.miner_threshold && strong.length >= v.miner_min_strong && Object.keys(cats).length >= v.miner_min_categories) label = "miner";
+  else if (score >= v.suspicious_threshold || strong.length) label = "suspicious";
+  return { label, score, strong, categories: cats, findings: sorted, explanation: explain(label, score, cats, strong, sorted) };
+}
+
+function gist(message, limit = 110) {
+  let t = message.split(/\s+/).filter(Boolean).join(" ");
+  const cut = t.indexOf(". ");
+  t = (cut < 0 ? t : t.slice(0, cut)).replace(/\.+$/, "");
+  return t.length <= limit ? t : t.slice(0, limit - 1) + "\u2026";
+}
+
+function explain(label, score, cats, strong, findings) {
+  if (!findings.length) return "No evidence of mining found.";
+  const ranked = Object.keys(cats).sort((a, b) => cats[b] - cats[a]);
+  const parts = ranked.slice(0, 4).map((cname) => {
+    const top = findings.find((f) => f.category === cname);
+    return `${cname} (${top.rule}: ${gist(top.message)})`;
+  });
+  const head = { miner: `Mining (ATT&CK T1496): strong evidence from ${strong.join(", ")}`,
+                 suspicious: "Suspicious: evidence is not conclusive for mining",
+                 clean: "Clean: only weak, common signals" }[label];
+  const more = ranked.length > 4 ? `; and ${ranked.length - 4} more categories` : "";
+  return `${head}; score ${score.toFixed(2)}. Evidence: ${parts.join("; ")}${more}.`;
+}

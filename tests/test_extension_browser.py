@@ -1,0 +1,282 @@
+"""The built extension in the real Chromium (headless, persistent context) against the fixture
+server, the stub pool and a real `webscan serve`: a miner turns the badge on and its report is
+stored by the service; heavy benign pages keep the badge off; a miner script from a known
+mining domain is blocked before it loads; the popup renders the evidence; "stop" ends the
+mining. Everything listens on 127.0.0.1; a known mining host is mapped there for the browser.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import zlib
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+from test_browser_support import chromium_or_skip
+
+sys.path.insert(0, str(ROOT))
+from site_fixtures.server import FixtureServer  # noqa: E402
+
+MINING_HOST = "coinhive.com"  # in signatures/domains.yaml; mapped to 127.0.0.1 below
+PAGES = {p["path"]: p for p in json.loads((ROOT / "site_fixtures" / "pages" / "pages.json").read_text())}
+
+
+def wait_for(what: str, check, timeout: float = 25.0, every: float = 0.25):
+    """Poll until check() is truthy; fail naming what never happened (no timing asserts)."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(every)
+    pytest.fail(f"{what} did not happen within {timeout:.0f} s (last: {last!r})")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http_json(url: str) -> dict:
+    with urllib.request.urlopen(url, timeout=10) as r:
+        return json.loads(r.read())
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory):
+    """`webscan serve` as a user starts it, on a free loopback port, with its own database."""
+    port = free_port()
+    db = tmp_path_factory.mktemp("svc") / "webscan.db"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-m", "webscan", "serve", "--host", "127.0.0.1", "--port", str(port),
+                             "--db", f"sqlite:///{db}", "--allow-private", "--rate-limit", "0"],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+
+    def up():
+        if proc.poll() is not None:
+            pytest.fail(f"webscan serve exited: {proc.stdout.read()[-2000:]}")
+        try:
+            return http_json(base + "/healthz")["status"] == "ok"
+        except OSError:
+            return False
+
+    try:
+        wait_for("webscan serve answering /healthz", up, timeout=60)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    from webscan.extension.build import build
+    from webscan.rules.loader import load_signatures
+
+    out = tmp_path_factory.mktemp("ext") / "unpacked"
+    build(out, load_signatures([ROOT / "signatures"]))
+    return out
+
+
+@pytest.fixture(scope="module")
+def srv():
+    with FixtureServer(other_host=MINING_HOST) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def browser(built):
+    """One persistent context with the unpacked extension; yields (context, service worker, id)."""
+    exe = chromium_or_skip()
+    from playwright.sync_api import sync_playwright
+
+    from webscan.browser.launch import LEAN_SWITCHES
+
+    switches = [s for s in LEAN_SWITCHES if s != "--disable-extensions"]
+    profile = tempfile.mkdtemp(prefix="webscan-ext-")
+    with sync_playwright() as p:
+        ctx = p.chromium.launch_persistent_context(
+            profile, executable_path=exe, headless=True, viewport={"width": 900, "height": 700},
+            args=["--no-sandbox", *switches, f"--disable-extensions-except={built}", f"--load-extension={built}",
+                  f"--host-resolver-rules=MAP {MINING_HOST} 127.0.0.1"])
+        try:
+            sw = ctx.service_workers[0] if ctx.service_workers else ctx.wait_for_event("serviceworker")
+            yield ctx, sw, sw.url.split("/")[2]
+        finally:
+            ctx.close()
+
+
+def visit(ctx, url: str):
+    page = ctx.new_page()
+    page.goto(url)
+    page.mouse.move(20, 20)
+    return page
+
+
+def tab_of(sw, url: str) -> int:
+    return wait_for(f"the extension seeing {url}", lambda: (sw.evaluate("u => webscan.find(u)", url) or [None])[-1])
+
+
+def summary(sw, tab: int) -> dict | None:
+    return sw.evaluate("t => webscan.summary(t)", tab)
+
+
+def badge(sw, tab: int) -> str:
+    return sw.evaluate("t => chrome.action.getBadgeText({tabId: t})", tab)
+
+
+def configure(ctx, ext_id: str, service: str) -> None:
+    """Through the options page, as a user would: service URL, reporting on."""
+    page = ctx.new_page()
+    page.goto(f"chrome-extension://{ext_id}/options.html")
+    assert page.locator("#reporting").is_checked() is False  # off by default
+    assert "Never page content, cookies" in page.inner_text("main")
+    page.fill("#service", service)
+    page.check("#reporting")
+    page.click("#save")
+    wait_for("options saved", lambda: page.inner_text("#status") == "Saved.")
+    page.close()
+
+
+def png_colours(png: bytes) -> int:
+    """Distinct colours of an 8-bit RGB(A) PNG (no imaging library needed)."""
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    pos, idat, w = 8, b"", 0
+    while pos < len(png):
+        n = struct.unpack(">I", png[pos:pos + 4])[0]
+        kind, data = png[pos + 4:pos + 8], png[pos + 8:pos + 8 + n]
+        if kind == b"IHDR":
+            w, h, depth, ctype = struct.unpack(">IIBB", data[:10])
+            assert depth == 8 and ctype in (2, 6)
+            bpp = 3 if ctype == 2 else 4
+        elif kind == b"IDAT":
+            idat += data
+        pos += 12 + n
+    raw, stride, prev, colours = zlib.decompress(idat), w * bpp, bytearray(w * bpp), set()
+    for y in range(h):
+        f, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+        for i in range(stride):
+            a = line[i - bpp] if i >= bpp else 0
+            b, c = prev[i], prev[i - bpp] if i >= bpp else 0
+            if f == 1:
+                line[i] = (line[i] + a) & 255
+            elif f == 2:
+                line[i] = (line[i] + b) & 255
+            elif f == 3:
+                line[i] = (line[i] + (a + b) // 2) & 255
+            elif f == 4:
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
+        colours.update(bytes(line[i:i + 3]) for i in range(0, stride, bpp * 4))
+        prev = line
+    return len(colours)
+
+
+@pytest.fixture(scope="module")
+def miner(browser, srv, service):
+    """The first-party fixture miner, visited with reporting on; the tab stays open."""
+    ctx, sw, ext_id = browser
+    configure(ctx, ext_id, service)
+    url = srv.url("/miner/first-party.html")
+    page = visit(ctx, url)
+    tab = tab_of(sw, url)
+    wait_for("the miner badge", lambda: badge(sw, tab) == "MINE")
+    return page, tab, url
+
+
+def test_miner_turns_the_badge_on_and_is_reported_to_the_service(browser, miner, service):
+    from webscan.model import PageReport
+
+    ctx, sw, _ = browser
+    page, tab, url = miner
+    s = wait_for("the whole pool session judged", lambda: (lambda x: x if "protocol.coinhive.session" in x["rules"] else None)(summary(sw, tab)))
+    assert s["label"] == "miner" and "wasm.pow.cryptonight" in s["rules"]
+    notes = sw.evaluate("chrome.notifications.getAll()")
+    assert any(k.startswith(f"webscan-{tab}-") for k in notes)
+    # the report the extension built, validated against the service's own model
+    report = wait_for("a report", lambda: sw.evaluate("chrome.storage.local.get('lastReport').then(r => r.lastReport)"))
+    parsed = PageReport.model_validate_json(json.dumps(report))
+    origin = url.split("/miner/")[0]
+    assert parsed.url == origin + "/" and parsed.local_verdict.value == "miner"
+    assert parsed.client.startswith("webscan-extension/") and parsed.runtime.pool_submits >= 1
+    assert all("/miner/first-party.html" not in json.dumps(f.model_dump(mode="json")) for f in parsed.findings)
+    # ... and stored by the service
+    stored = wait_for("the service counting the report", lambda: http_json(
+        f"{service}/v1/verdicts?url={origin}/")["origin_verdict"]["reports"] >= 1)
+    assert stored
+    queue = sw.evaluate("chrome.storage.local.get('queue').then(r => r.queue || [])")
+    assert queue == []
+
+
+@pytest.mark.parametrize("path", ["/benign/busy-loop.html", "/benign/wasm-physics.html"])
+def test_heavy_benign_pages_keep_the_badge_off(browser, srv, path):
+    assert PAGES[path]["expect"] == "clean"
+    ctx, sw, _ = browser
+    url = srv.url(path)
+    page = visit(ctx, url)
+    try:
+        tab = tab_of(sw, url)
+        # wait until the page has shown the extension everything that makes it look heavy
+        s = wait_for("sustained CPU seen on the heavy page", lambda: (lambda x: x if x and "runtime.cpu.sustained" in x["rules"] else None)(summary(sw, tab)))
+        assert s["label"] == "clean", s
+        assert badge(sw, tab) == ""
+    finally:
+        page.close()
+
+
+def test_known_mining_domain_script_is_blocked_before_it_loads(browser, srv):
+    ctx, sw, _ = browser
+    path = "/miner/third-party.html"
+    url = srv.url(path)
+    page = visit(ctx, url)
+    try:
+        assert MINING_HOST in page.content()  # the page really asks for the kit from the mining host
+        tab = tab_of(sw, url)
+        wait_for("the blocked kit noted as miner evidence", lambda: badge(sw, tab) == "MINE")
+        s = summary(sw, tab)
+        assert "domains.coinhive-family" in s["rules"]
+        assert page.evaluate("typeof window.CoinHive") == "undefined"
+        assert not [r for r in srv.requests() if r[0] == "b"]  # not one request reached the host
+        assert srv.pool_sessions(login=PAGES[path]["login"]) == []
+    finally:
+        page.close()
+
+
+def test_popup_renders_the_evidence_and_stop_ends_the_mining(browser, miner, srv):
+    ctx, sw, ext_id = browser
+    _, tab, _ = miner
+    popup = ctx.new_page()
+    popup.goto(f"chrome-extension://{ext_id}/popup.html?tab={tab}")
+    popup.wait_for_selector("#verdict.miner")
+    text = popup.inner_text("main")
+    sha = sw.evaluate("t => [...webscan.tabs.get(t).wasm.keys()]", tab)
+    assert sha and sha[0] in text  # which module
+    assert srv.pool_url("coinhive").split("//")[1].split("/")[0] in text or "/pool/" in text  # which pool
+    assert "CPU" in text and "worker" in text and "wasm.pow.cryptonight" in text
+    shot = popup.screenshot(full_page=True)
+    Path(tempfile.gettempdir(), "webscan-popup.png").write_bytes(shot)
+    assert png_colours(shot) >= 8  # not blank: text, the red verdict, buttons
+    login = PAGES["/miner/first-party.html"]["login"]
+    wait_for("the miner's pool session", lambda: any(s["closed"] is None for s in srv.pool_sessions(login=login)))
+    popup.select_option("#mode", "stop")
+    popup.click("#stop")
+    wait_for("the stop confirmation", lambda: "Stopped" in popup.inner_text("#status"))
+    wait_for("the pool connection closed by the stop", lambda: all(s["closed"] for s in srv.pool_sessions(login=login)))
+    popup.close()
