@@ -11,12 +11,17 @@ visit, with a pause after each visit so the heavy pages' workers are gone before
 A third browser loads a control extension that does nothing (one empty content script in every
 frame at document_start, like ours): what any such extension costs in this browser, measured
 the same way, so the figure for webscan's own code can be told apart from it. Prints per-page medians and the median overhead over all pages; the bar is under 5%.
+
+--breakdown adds a fourth browser with a copy of the extension whose page.js also times, in the
+page, the hook's install and each `new Worker()` (webscan's own synchronous cost on the main
+thread, which the A/B cannot resolve when the machine is busy); the shipped page.js is untouched.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
 import sys
 import tempfile
@@ -37,19 +42,50 @@ SETTLE_S = 1.5
 cores here), or one browser's leftovers would slow the other's measurement."""
 
 
-def load_ms(ctx, url: str) -> float:
+def load_ms(ctx, url: str, inside: list | None = None) -> float:
     page = ctx.new_page()
     try:
         page.goto(url, wait_until="load")
+        if inside is not None:
+            inside.append(breakdown_of(page))
         return page.evaluate("performance.getEntriesByType('navigation')[0].loadEventEnd")
     finally:
         page.close()
         time.sleep(SETTLE_S)
 
 
+HOOK_CALL = "ctl = hook(post, "
+TIMED_WORKER = (
+    "(function () { var W = window.Worker; if (!W) return; var d = Object.getOwnPropertyDescriptor(window, 'Worker');"
+    " d.value = new Proxy(W, { construct: function (t, a, nt) { var t0 = performance.now();"
+    " try { return Reflect.construct(t, a, nt); } finally { (window.__webscanBench.worker).push(performance.now() - t0); } } });"
+    " Object.defineProperty(window, 'Worker', d); })();\n")
+
+
+def timed_copy(ext: Path, out: Path) -> Path:
+    """The built extension, with page.js timing the hook's install and each `new Worker()`."""
+    shutil.copytree(ext, out)
+    page = out / "page.js"
+    src = page.read_text(encoding="utf-8")
+    if src.count(HOOK_CALL) != 1:
+        raise SystemExit(f"--breakdown: {page} must call the hook exactly once ({HOOK_CALL!r})")
+    src = src.replace(HOOK_CALL, "window.__webscanBench = { worker: [] }; var t0 = performance.now(); "
+                      + HOOK_CALL.replace("ctl = ", "ctl = (function (r) { window.__webscanBench.install = "
+                                          "performance.now() - t0; return r; })("), 1)
+    src = src.replace("control: true });", "control: true }));", 1)
+    page.write_text(src + TIMED_WORKER, encoding="utf-8")  # after the hook: times its wrapper too
+    return out
+
+
+def breakdown_of(page) -> tuple[float | None, list[float]]:
+    b = page.evaluate("window.__webscanBench || null")
+    return (b.get("install"), b.get("worker") or []) if b else (None, [])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=9)
+    ap.add_argument("--breakdown", action="store_true", help="also time the hook's install and new Worker() in the page")
     args = ap.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -72,6 +108,9 @@ def main() -> None:
                                                         args=["--no-sandbox", *switches, *extra])
 
         ctxs = {"without": launch(None), "control": launch(control), "with": launch(ext)}
+        if args.breakdown:
+            ctxs["timed"] = launch(timed_copy(ext, ext.parent / "timed"))
+        inside: dict[str, list] = {u: [] for u in pages}
         try:
             times: dict[str, dict[str, list[float]]] = {u: {k: [] for k in ctxs} for u in pages}
             for path in pages:  # warm-up: caches, the extension's rules, JIT
@@ -80,8 +119,9 @@ def main() -> None:
             order = list(ctxs.items())
             for r in range(args.rounds):
                 for path in pages:
-                    for name, ctx in order[r % 3:] + order[:r % 3]:
-                        times[path][name].append(load_ms(ctx, srv.url(path)))
+                    k = r % len(order)
+                    for name, ctx in order[k:] + order[:k]:
+                        times[path][name].append(load_ms(ctx, srv.url(path), inside[path] if name == "timed" else None))
         finally:
             for ctx in ctxs.values():
                 ctx.close()
@@ -95,6 +135,15 @@ def main() -> None:
     print(f"median page-load overhead over {len(pages)} benign pages, {args.rounds} rounds: "
           f"{100 * statistics.median(overheads):.1f}% against no extension (bar: under 5%), "
           f"{100 * statistics.median(vs_control):.1f}% against a do-nothing content-script extension")
+    if args.breakdown:
+        print("in the page (timed copy): hook install ms, new Worker() ms (medians), its loadEventEnd ms")
+        for path in pages:
+            installs = [i for i, _ in inside[path] if i is not None]
+            workers = [w for _, ws in inside[path] for w in ws]
+            med = lambda xs: f"{statistics.median(xs):.2f}" if xs else "-"  # noqa: E731
+            print(f"{path:30} install {med(installs):>6}  new Worker {med(workers):>6} (n={len(workers)})"
+                  f"  load {statistics.median(times[path]['timed']):.1f}")
+    print(f"load average at the end: {open('/proc/loadavg').read().split()[0]} (trust the A/B only near 0)")
 
 
 if __name__ == "__main__":
