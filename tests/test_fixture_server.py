@@ -425,7 +425,7 @@ def test_cli_prints_its_urls_and_serves():
 # --- static intent, with the real scanner -------------------------------------------------
 
 STATIC_MINERS = ["/lib/ch-kit.js", "/lib/wmp.js", "/miner/first-party.html",
-                 "/miner/webminerpool.html", "/embed/miner-frame.html"]
+                 "/miner/webminerpool.html", "/embed/miner-frame.html", "/lib/sync-worker.js"]
 STATIC_NOT_MINER = ["/benign/busy-loop.html", "/benign/wasm-physics.html", "/benign/hash-file.html",
                     "/benign/chat.html", "/benign/mdn-example.html", "/lib/physics-worker.js",
                     "/lib/checksum-worker.js", "/index.html"]
