@@ -134,26 +134,24 @@ def _param_names(fn: Node) -> list[str]:
     return names
 
 
-def _enclosing_function(root: Node, pos: int) -> Node | None:
+def _enclosing(root: Node, pos: int, types: tuple[str, ...], hops: int) -> Node | None:
+    """The nearest node of one of `types` around byte `pos`, at most `hops` parents up."""
     node = root.descendant_for_byte_range(pos, pos + 1)
-    for _ in range(6):
+    for _ in range(hops):
         if node is None:
             return None
-        if node.type in _FUNCTION_TYPES:
+        if node.type in types:
             return node
         node = node.parent
     return None
+
+
+def _enclosing_function(root: Node, pos: int) -> Node | None:
+    return _enclosing(root, pos, _FUNCTION_TYPES, 6)
 
 
 def _enclosing_call(root: Node, pos: int) -> Node | None:
-    node = root.descendant_for_byte_range(pos, pos + 1)
-    for _ in range(5):
-        if node is None:
-            return None
-        if node.type == "call_expression":
-            return node
-        node = node.parent
-    return None
+    return _enclosing(root, pos, ("call_expression",), 5)
 
 
 def _fill(shape: dict, obj: Node, name_key: str, message: str, params: list[str], call: Node,
