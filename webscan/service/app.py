@@ -158,10 +158,10 @@ def create_app(*, sigs: SignatureSet | None = None, config: ServiceConfig | None
     cache = VerdictCache(ttl_s=config.verdict_cache_s)
     store = Store(config.db_url or default_db_url(), on_change=cache.invalidate)
     cache.board = ChangeBoard(store.shared_path(".changes"))
-    # Lookups read the database on a few threads of their own, as many as the store's pool
-    # keeps connections: Starlette's default pool (40 threads) made the pool open and close
-    # overflow connections on every lookup under load, and 40 threads contending for the GIL
-    # starved the report writer thread that every POST waits for.
+    # On a server database, lookups read on a few threads of their own (SQLite reads run
+    # inline, see `read`), as many as the store's pool keeps connections: Starlette's default
+    # pool (40 threads) made the pool open and close overflow connections on every lookup under
+    # load, and 40 threads contending for the GIL starved the report writer thread.
     readers = ThreadPoolExecutor(max_workers=READ_THREADS, thread_name_prefix="webscan-db-read")
     limiter = RateLimiter(config.rate_limits)
     queue = AuditQueue(store, concurrency=config.audit_concurrency,
