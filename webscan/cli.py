@@ -434,17 +434,20 @@ def serve(
         audit_window_s=audit_window, browser=browser, trust_proxy=trust_proxy,
         sig_dirs=tuple(str(d) for d in signatures or ()))
     try:
-        application = create_app(sigs=sigs, config=config)
+        if workers == 1:
+            application = create_app(sigs=sigs, config=config)
+        else:
+            # Migrate once here, then each worker builds its own app from the same settings;
+            # the database and the files beside it (audit lock, change board) are shared.
+            from webscan.service.app import CONFIG_ENV, config_to_env, default_db_url
+            from webscan.service.store import Store
+
+            config.db_url = config.db_url or default_db_url()
+            Store(config.db_url).close()
+            os.environ[CONFIG_ENV] = config_to_env(config)
+            application = "webscan.service.app:app_from_env"
     except StoreError as e:
         _fail(f"{e}. Check the --db URL and that its folder is writable.")
-    if workers > 1:
-        # Each worker builds its own app from the same settings; the database (migrated just
-        # above, once) and the audit runner's lock file are what they share.
-        from webscan.service.app import CONFIG_ENV, config_to_env
-
-        application.state.store.close()
-        os.environ[CONFIG_ENV] = config_to_env(config)
-        application = "webscan.service.app:app_from_env"
     try:
         uvicorn.run(application, host=host, port=port, log_level="info", proxy_headers=False,
                     access_log=False, workers=workers, factory=workers > 1)

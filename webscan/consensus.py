@@ -61,8 +61,7 @@ class RuleCatalog:
                           for f, (cat, sev) in known]
             evidence = sorted(relabelled, key=lambda f: -weights[f.category].weight
                               if f.category in weights else 0.0)
-        return Rejudged(verdict=label, score=score, evidence=evidence,
-                        ignored=len(report.findings) - len(known))
+        return Rejudged(verdict=label, score=score, evidence=evidence)
 
 
 @dataclass(frozen=True)
@@ -70,7 +69,6 @@ class Rejudged:
     verdict: VerdictLabel
     score: float
     evidence: list[Finding]
-    ignored: int  # findings citing rules this service does not know
 
 
 @functools.lru_cache(maxsize=65536)

@@ -1,4 +1,5 @@
-"""The webscan HTTP service: the static scanner and signature feed behind FastAPI."""
+"""The webscan verdict service: reports, shared verdicts, audits, static scans and the
+signature feed, behind FastAPI."""
 
 from webscan.service.app import create_app
 

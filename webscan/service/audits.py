@@ -48,7 +48,6 @@ class AuditQueue:
         self.browser = browser
         self.sig_dirs = sig_dirs
         self.running = 0
-        self.leader = False
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task | None = None
         self._lock_fd: int | None = None
@@ -92,7 +91,6 @@ class AuditQueue:
     async def _lead(self) -> None:
         while not self._try_lock():
             await asyncio.sleep(LEADER_RETRY_S)
-        self.leader = True
         await run_in_threadpool(self.store.pending_audits)  # what a dead runner left running
         gate = asyncio.Semaphore(self.concurrency)
         tasks: set[asyncio.Task] = set()

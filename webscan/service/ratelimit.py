@@ -36,7 +36,7 @@ class RateLimiter:
         if per_min <= 0:
             return 0.0
         rate = per_min / 60.0
-        burst = max(1.0, per_min / 6.0, min(per_min, 5.0))  # ten seconds' worth, or 5
+        burst = _burst(per_min)
         now = time.monotonic()
         key = (kind, client)
         with self._lock:
@@ -52,7 +52,13 @@ class RateLimiter:
 
     def _prune(self, now: float) -> None:
         """Drop buckets idle long enough to have refilled: forgetting them changes nothing."""
-        for key, (tokens, last) in list(self._buckets.items()):
+        for key, (_, last) in list(self._buckets.items()):
             per_min = getattr(self.limits, key[0])
-            if now - last > 60.0 * max(1.0, per_min / 6.0) / max(per_min, 1e-9):
+            if now - last > 60.0 * _burst(per_min) / max(per_min, 1e-9):
                 del self._buckets[key]
+
+
+def _burst(per_min: float) -> float:
+    """What a client may send at once: ten seconds' worth, at least 5 (or the whole minute's
+    allowance if that is less), at least 1."""
+    return max(1.0, per_min / 6.0, min(per_min, 5.0))

@@ -32,7 +32,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from sqlalchemy import (Column, Float, Index, Integer, MetaData, String, Table, Text,
-                        bindparam, create_engine, event, func, select, text, update)
+                        bindparam, create_engine, event, func, select, update)
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -408,10 +408,6 @@ class Store:
                     finished_at=_ts(row[14])),
                 miner_audit_evidence=(row[15] or "[]") if row[13] is not None else "[]"))
         return out
-
-    def count_reports(self) -> int:
-        with self.engine.connect() as conn:
-            return int(conn.execute(select(text("count(*)")).select_from(reports)).scalar_one())
 
     # -- audits ----------------------------------------------------------------------------
     def create_audit(self, url: str, origin: str, domain: str, network: str) -> Audit:
