@@ -14,7 +14,7 @@ const DEFAULTS = { service: "", reporting: false, allowlist: [], blocked: {} };
 const FEED_MAX_AGE_MS = 6 * 3600 * 1000;
 const QUEUE_MAX = 50;
 const REPORT_SETTLE_MS = 5000;
-const MAX_FRAMES = 5000, MAX_WORKERS = 256, MAX_LOADS = 1000, MAX_DATA = 65536;
+const MAX_FRAMES = 5000, MAX_WORKERS = 256, MAX_LOADS = 1000, MAX_DATA = 65536, MAX_EARLY = 32, EARLY_MS = 30000;
 const RULE_ALLOW = 1, RULE_BLOCK_FIRST = 10, RULE_BLOCK_LAST = 9999, RULE_FEED_FIRST = 100000;
 
 const tabs = new Map();       // tabId -> state of the page shown in that tab
@@ -56,7 +56,7 @@ function siteOf(url) {
 function fresh(tabId, url) {
   return { tabId, url, site: siteOf(url), started: Date.now(), loads: [], loadSeen: new Set(), sockets: [],
            frames: [], workers: [], wasm: new Map(), cpu: [], notes: [], result: null, notified: false,
-           reported: null, reportTimer: 0, timer: 0, stopped: false, allowed: false };
+           reported: null, reportTimer: 0, timer: 0, stopped: false, allowed: false, at: null, early: [] };
 }
 
 function tab(tabId, url) {
@@ -171,7 +171,7 @@ async function handle(msg, sender) {
   const tabId = sender.tab ? sender.tab.id : msg.tabId;
   switch (msg && msg.type) {
     case "hello": {
-      if (sender.frameId === 0) tabs.set(tabId, fresh(tabId, msg.url));
+      if (sender.frameId === 0) newPage(tabId, msg);
       const t = tab(tabId, msg.url), s = await settings(), site = siteOf(msg.url) || t.site;
       if (site && s.allowlist.includes(site)) { t.allowed = true; return { ignore: true }; }
       if (site && s.blocked[site]) { t.stopped = true; return { stop: true }; }
@@ -180,17 +180,8 @@ async function handle(msg, sender) {
     case "records": {
       const t = tab(tabId, sender.url);
       if (t.allowed) return { ignore: true };
-      for (const item of (msg.items || []).slice(0, 512)) {
-        let rec;
-        try { rec = JSON.parse(item); } catch (e) { continue; }
-        if (rec && typeof rec === "object") await onRecord(t, rec);
-      }
-      for (const l of (msg.loads || []).slice(0, 500)) {
-        if (t.loads.length >= MAX_LOADS || t.loadSeen.has(l.url)) continue;
-        t.loadSeen.add(l.url);
-        t.loads.push({ url: String(l.url), context: String(l.context || "loaded by the page") });
-      }
-      schedule(t);
+      if (sender.frameId !== 0) remember(t, msg);
+      await ingest(t, msg);
       return {};
     }
     case "state": {
@@ -209,6 +200,44 @@ async function handle(msg, sender) {
     case "queue": { const { queue } = await chrome.storage.local.get("queue"); const { lastReport, lastReportStatus } = await chrome.storage.local.get(["lastReport", "lastReportStatus"]); return { queue: queue || [], lastReport, lastReportStatus }; }
     default: return { error: `unknown message ${msg && msg.type}` };
   }
+}
+
+/** A top frame says hello once it has loaded (relay.js), so its subframes, which load first,
+ * may have reported already: a new top document (its `at`, the document's time origin, differs)
+ * starts the tab afresh and takes over what frames created after it began had sent. */
+function newPage(tabId, msg) {
+  const old = tabs.get(tabId), at = Number(msg.at) || 0;
+  if (old && old.at === at) return;  // the same document again (e.g. after a history navigation)
+  const t = fresh(tabId, msg.url);
+  t.at = at;
+  tabs.set(tabId, t);
+  for (const { msg: m } of old ? old.early : []) {
+    if (Number(m.at) >= at) {
+      remember(t, m);
+      ingest(t, m).catch((e) => console.error("webscan:", e));
+    }
+  }
+}
+
+/** Subframe messages of the last EARLY_MS, for newPage(); bounded, as they may carry modules. */
+function remember(t, msg) {
+  const now = Date.now();
+  t.early.push({ msg, when: now });
+  while (t.early.length > MAX_EARLY || (t.early.length && now - t.early[0].when > EARLY_MS)) t.early.shift();
+}
+
+async function ingest(t, msg) {
+  for (const item of (msg.items || []).slice(0, 512)) {
+    let rec;
+    try { rec = JSON.parse(item); } catch (e) { continue; }
+    if (rec && typeof rec === "object") await onRecord(t, rec);
+  }
+  for (const l of (msg.loads || []).slice(0, 500)) {
+    if (t.loads.length >= MAX_LOADS || t.loadSeen.has(l.url)) continue;
+    t.loadSeen.add(l.url);
+    t.loads.push({ url: String(l.url), context: String(l.context || "loaded by the page") });
+  }
+  schedule(t);
 }
 
 // --- stop, block, allow -----------------------------------------------------------------------
@@ -443,12 +472,6 @@ async function applySettings(forceFeed) {
 chrome.storage.onChanged.addListener((changes, area) => {
   if (area === "local" && changes.settings) applySettings(false);
 
-/** For people (and tests) in the service worker's console: `webscan.tabs`, `webscan.find(url)`. */
-globalThis.webscan = {
-  tabs,
-  find: (part) => [...tabs.values()].filter((t) => t.url.includes(part)).map((t) => t.tabId),
-  summary: (tabId) => { const t = tabs.get(tabId); return t && t.result ? { label: t.result.label, score: t.result.score, rules: t.result.findings.map((f) => f.rule), cpu: t.result.cpu, notes: t.notes } : null; },
-};
 });
 
 applySettings(false);

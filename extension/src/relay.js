@@ -3,24 +3,33 @@
  * the page world (page.js) to the background, and the background's "stop" back to the hook.
  * It also notes what the frame loads (resource timing) and what failed to load (a miner
  * script blocked by the domain rules), so domain evidence needs no webRequest permission.
- * Records are batched; nothing here waits on the background, so pages never slow down.
+ *
+ * Page loads never wait on it. At document_start it only listens: records are kept here until
+ * the frame has loaded (or for at most WAKE_MS), and only then does it touch the extension API,
+ * whose first use costs the page a few milliseconds of main thread (bench/bench_extension.py
+ * measured that cost inside the load before this was deferred). Nothing waits on the background.
  */
 (() => {
   "use strict";
+  const WAKE_MS = 1000;
   const doc = document;
   const LOAD_TYPES = new Set(["script", "iframe", "frame", "fetch", "xmlhttprequest", "other", "link", "embed", "object"]);
-  let ignore = false, items = [], loads = [], timer = 0;
+  let ignore = false, awake = false, items = [], loads = [], timer = 0;
   const seen = new Set();
+  // Which page a message belongs to: the background starts a tab's state afresh when the top
+  // frame reports a new document, and replays what subframes of that document sent before it.
+  const at = performance.timeOrigin;
 
   function send() {
     timer = 0;
+    if (!awake) return;
     if (ignore) { items = []; loads = []; return; }
     if (!items.length && !loads.length) return;
-    const msg = { type: "records", items, loads };
+    const msg = { type: "records", at, items, loads };
     items = []; loads = [];
     chrome.runtime.sendMessage(msg).then((r) => { if (r && r.ignore) ignore = true; }, () => {});
   }
-  function later() { if (!timer) timer = setTimeout(send, items.length > 200 ? 0 : 150); }
+  function later() { if (awake && !timer) timer = setTimeout(send, items.length > 200 ? 0 : 150); }
 
   doc.addEventListener("webscan:record", (e) => {
     if (typeof e.detail === "string" && items.length < 2000) { items.push(e.detail); later(); }
@@ -29,11 +38,18 @@
   doc.addEventListener("webscan:main-ready", () => tell("ready"));
   tell("ready");  // whichever of relay and page world starts first, the other hears "ready"
 
-  chrome.runtime.sendMessage({ type: "hello", url: location.href, top: window === window.top }).then((r) => {
-    if (r && r.ignore) ignore = true;
-    if (r && r.stop) tell("stop");
-  }, () => {});
-  chrome.runtime.onMessage.addListener((m) => { if (m && m.type === "stop") tell("stop"); });
+  function wake() {
+    if (awake) return;
+    awake = true;
+    chrome.runtime.sendMessage({ type: "hello", at, url: location.href, top: window === window.top }).then((r) => {
+      if (r && r.ignore) ignore = true;
+      if (r && r.stop) tell("stop");
+    }, () => {});
+    chrome.runtime.onMessage.addListener((m) => { if (m && m.type === "stop") tell("stop"); });
+    send();
+  }
+  addEventListener("load", () => setTimeout(wake, 0), { once: true });
+  setTimeout(wake, WAKE_MS);  // a frame that never finishes loading still reports
 
   function note(url, context) {
     if (!url || seen.has(url) || seen.size >= 500 || !/^(https?|wss?):/i.test(url)) return;

@@ -223,9 +223,10 @@
       f(ev.data);
     };
   }
-  // Blobs cost a synchronous round trip to the browser each: the hook's source becomes one Blob
-  // per realm, and each distinct worker script one URL, reused by every worker running it.
-  var hookBlob = null, made = new Map(), madeFromBlob = new WeakMap();
+  // Each Blob and each Blob URL costs the page a synchronous round trip to the browser (about a
+  // millisecond each here): one Blob of hook source + script per distinct worker script, its URL
+  // reused by every worker running it. (A nested Blob of the hook alone was one more round trip.)
+  var hookSrc = null, made = new Map(), madeFromBlob = new WeakMap();
   function makeWorker(t, args, nt) {
     var built = null;
     try {
@@ -240,9 +241,9 @@
         if (!burl) {
           var o = JSON.parse(stringify(kids));
           if (!blob) o.base = url.href;
-          hookBlob = hookBlob || new Blob(["(" + R.apply(nativeToString, self_, []) + ")"]);
+          hookSrc = hookSrc || "(" + R.apply(nativeToString, self_, []) + ")";
           var tail = blob || (module ? "import(" + stringify(url.href) + ");" : "importScripts(" + stringify(url.href) + ");");
-          burl = G.URL.createObjectURL(new Blob([hookBlob, "(null, " + stringify(o) + ");\n", tail], { type: "text/javascript" }));
+          burl = G.URL.createObjectURL(new Blob([hookSrc, "(null, " + stringify(o) + ");\n", tail], { type: "text/javascript" }));
           if (blob) madeFromBlob.set(blob, burl);
           else if (made.size < 64) made.set(key, burl);
         }
