@@ -3,7 +3,8 @@
  * webscan/browser/hook.js, the crawler's own instrumentation, inserted verbatim by
  * `webscan extension build` (never edit it here). It runs with workers (Blob wrapper, BROWSER.md
  * approach 2), busy time and control on; records go to relay.js as DOM events carrying JSON
- * strings, the only thing both worlds can read.
+ * strings, the only thing both worlds can read. They wait here until the relay says "ready",
+ * which it does once the frame has loaded: no call crosses the worlds during a page load.
  */
 (function () {
   "use strict";
@@ -11,7 +12,7 @@
   var doc = document, CE = CustomEvent, dispatch = EventTarget.prototype.dispatchEvent;
   var listen = EventTarget.prototype.addEventListener, ready = false, queue = [], ctl = null;
   function post(s) {
-    if (!ready) { if (queue.length < 256) queue.push(s); return; }
+    if (!ready) { if (queue.length < 2000) queue.push(s); return; }
     dispatch.call(doc, new CE("webscan:record", { detail: s }));
   }
   listen.call(doc, "webscan:relay", function (e) {
@@ -19,5 +20,4 @@
     else if (e.detail === "stop" && ctl) ctl.stop();
   });
   ctl = hook(post, { frames: true, workers: true, cpu: true, control: true });
-  dispatch.call(doc, new CE("webscan:main-ready"));
 })();

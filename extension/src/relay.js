@@ -35,8 +35,6 @@
     if (typeof e.detail === "string" && items.length < 2000) { items.push(e.detail); later(); }
   });
   const tell = (detail) => doc.dispatchEvent(new CustomEvent("webscan:relay", { detail }));
-  doc.addEventListener("webscan:main-ready", () => tell("ready"));
-  tell("ready");  // whichever of relay and page world starts first, the other hears "ready"
 
   function wake() {
     if (awake) return;
@@ -46,6 +44,7 @@
       if (r && r.stop) tell("stop");
     }, () => {});
     chrome.runtime.onMessage.addListener((m) => { if (m && m.type === "stop") tell("stop"); });
+    tell("ready");  // the page world (installed at document_start, before us) hands over its records
     send();
   }
   setTimeout(wake, WAKE_MS);  // a frame that never finishes loading still reports

@@ -199,29 +199,46 @@
   // (so revoking the page's URL right away is fine); same-origin script workers get
   // importScripts / import() of the absolute URL, and in there `base` makes relative URLs and
   // `location` behave as under the original URL. Anything else runs untouched.
+  // The top realm opens the channel a task after its first worker starts, as a channel's first
+  // use costs the page milliseconds inside `new Worker()`; until the top realm has answered a
+  // worker's HELLO (or announced itself) with READY, the worker holds its records.
+  var HELLO = "webscan:hello", READY = "webscan:ready", timeout = G.setTimeout;
   var kids = options.workers ? childOptions() : null;
   function childOptions() {
     var c = options.child || { channel: "webscan-" + Math.random().toString(36).slice(2) + Date.now().toString(36) };
     try {
       if (options.child) {
-        var out = new G.BroadcastChannel(c.channel);
-        send = function (s) { out.postMessage(s); };
+        var out = new G.BroadcastChannel(c.channel), held = [];
+        send = function (s) { if (held.length < 512) held.push(s); };
+        out.onmessage = function (ev) {
+          if (ev.data !== READY) return;
+          out.onmessage = null;
+          send = function (s) { out.postMessage(s); };
+          held.splice(0).forEach(send);
+        };
+        out.postMessage(HELLO);
       }
     } catch (e) { return null; }
     return { frames: !!options.frames, workers: true, cpu: !!options.cpu, child: c };
   }
   var listening = false;
-  function listen() {  // the top realm opens the channel with its first worker: no cost before
+  function listen() {  // the top realm opens the channel after its first worker: no cost before
     if (listening || options.child) return;
     listening = true;
-    var bc = new G.BroadcastChannel(kids.child.channel);
-    bc.onmessage = function (ev) {  // only the top realm listens: no duplicates
-      if (typeof ev.data !== "string") return;
-      var f = takeSink();
-      if (!f) { if (queue.length < 64) queue.push(ev.data); return; }
-      while (queue.length) f(queue.shift());
-      f(ev.data);
-    };
+    R.apply(timeout, G, [function () {
+      try {
+        var bc = new G.BroadcastChannel(kids.child.channel);
+        bc.onmessage = function (ev) {  // only the top realm listens: no duplicates
+          if (ev.data === HELLO) { bc.postMessage(READY); return; }
+          if (typeof ev.data !== "string" || ev.data === READY) return;
+          var f = takeSink();
+          if (!f) { if (queue.length < 64) queue.push(ev.data); return; }
+          while (queue.length) f(queue.shift());
+          f(ev.data);
+        };
+        bc.postMessage(READY);
+      } catch (e) {}
+    }, 0]);
   }
   // Each Blob and each Blob URL costs the page a synchronous round trip to the browser (about a
   // millisecond each here): one Blob of hook source + script per distinct worker script, its URL
