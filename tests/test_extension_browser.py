@@ -269,6 +269,22 @@ def test_every_fixture_miner_turns_the_badge_on(browser, plain_srv, path):
         page.close()
 
 
+def test_a_page_that_never_finishes_loading_still_reaches_the_extension(browser, srv):
+    """The relay waits for the load's end before it talks to the background, but not forever:
+    this page holds a script for 120 s, and the extension must know the page long before."""
+    ctx, sw, _ = browser
+    url = srv.url("/trap/never-loads.html")
+    page = ctx.new_page()
+    try:
+        page.goto(url, wait_until="commit")
+        # the top frame's hello, while the page is still loading (the server gives up on the
+        # held script after a while, so "complete" here means the relay waited for the load)
+        wait_for("the extension seeing the loading page", lambda: sw.evaluate("u => webscan.find(u).length", url), timeout=10)
+        assert page.evaluate("document.readyState") != "complete"
+    finally:
+        page.close()
+
+
 def test_known_mining_domain_script_is_blocked_before_it_loads(browser, srv):
     ctx, sw, _ = browser
     path = "/miner/third-party.html"

@@ -14,7 +14,8 @@ const DEFAULTS = { service: "", reporting: false, allowlist: [], blocked: {} };
 const FEED_MAX_AGE_MS = 6 * 3600 * 1000;
 const QUEUE_MAX = 50;
 const REPORT_SETTLE_MS = 5000;
-const MAX_FRAMES = 5000, MAX_WORKERS = 256, MAX_LOADS = 1000, MAX_DATA = 65536, MAX_EARLY = 32, EARLY_MS = 30000;
+const MAX_FRAMES = 5000, MAX_WORKERS = 256, MAX_LOADS = 1000, MAX_DATA = 65536;
+const MAX_EARLY = 256, MAX_EARLY_CHARS = 16 << 20, EARLY_MS = 30000;
 const RULE_ALLOW = 1, RULE_BLOCK_FIRST = 10, RULE_BLOCK_LAST = 9999, RULE_FEED_FIRST = 100000;
 
 const tabs = new Map();       // tabId -> state of the page shown in that tab
@@ -56,7 +57,7 @@ function siteOf(url) {
 function fresh(tabId, url) {
   return { tabId, url, site: siteOf(url), started: Date.now(), loads: [], loadSeen: new Set(), sockets: [],
            frames: [], workers: [], wasm: new Map(), cpu: [], notes: [], result: null, notified: false,
-           reported: null, reportTimer: 0, timer: 0, stopped: false, allowed: false, at: null, early: [] };
+           reported: null, reportTimer: 0, timer: 0, stopped: false, allowed: false, at: null, early: [], earlySize: 0 };
 }
 
 function tab(tabId, url) {
@@ -219,11 +220,17 @@ function newPage(tabId, msg) {
   }
 }
 
-/** Subframe messages of the last EARLY_MS, for newPage(); bounded, as they may carry modules. */
+/** Subframe messages of the last EARLY_MS, for newPage(). Bounded in number and in size (a
+ * message may carry whole Wasm modules), but roomy: an ad-heavy page has many frames reporting
+ * before its top frame has loaded, and a miner's module is reported once. */
 function remember(t, msg) {
-  const now = Date.now();
-  t.early.push({ msg, when: now });
-  while (t.early.length > MAX_EARLY || (t.early.length && now - t.early[0].when > EARLY_MS)) t.early.shift();
+  const now = Date.now(), size = (msg.items || []).reduce((n, s) => n + String(s).length, 0);
+  t.early.push({ msg, when: now, size });
+  t.earlySize += size;
+  while (t.early.length > MAX_EARLY || t.earlySize > MAX_EARLY_CHARS || now - t.early[0].when > EARLY_MS) {
+    t.earlySize -= t.early.shift().size;
+    if (!t.early.length) break;
+  }
 }
 
 async function ingest(t, msg) {
