@@ -4,10 +4,11 @@
  * It also notes what the frame loads (resource timing) and what failed to load (a miner
  * script blocked by the domain rules), so domain evidence needs no webRequest permission.
  *
- * Page loads never wait on it. At document_start it only listens: records are kept here until
- * the frame's load event is over (or for at most WAKE_MS), and only then does it touch the
- * extension API, whose first use costs the page a few milliseconds of main thread (a browser
- * trace showed it inside the load before this was deferred). Nothing waits on the background.
+ * Page loads never wait on it. At document_start it only listens: the hook's records wait in
+ * page.js, and the loads it notes wait here, until the frame's load event is over (or for at
+ * most WAKE_MS). Only then does it touch the extension API, whose first use costs the page a
+ * few milliseconds of main thread (a browser trace showed it inside the load before this was
+ * deferred), and tell page.js "ready". Nothing waits on the background.
  */
 (() => {
   "use strict";
