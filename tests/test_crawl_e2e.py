@@ -2,8 +2,8 @@
 
 Every page in site_fixtures/pages/pages.json is crawled once (miners first- and third-party,
 in a cross-origin iframe, in an ad frame of a page still loading, throttled, delayed, on click,
-webdriver-shy, stratum and webminerpool style; benign busy loop, Wasm physics, hashing, chat, an MDN-style page). Skipped only when no
-Chromium is installed.
+webdriver-shy, stratum and webminerpool style; benign busy loop, Wasm physics, hashing, chat,
+an MDN-style page). Skipped only when no Chromium is installed.
 """
 
 from __future__ import annotations

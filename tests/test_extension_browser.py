@@ -252,8 +252,8 @@ def plain_srv():
 @pytest.mark.parametrize("path", sorted(p for p, e in PAGES.items() if e["expect"] == "miner"))
 def test_every_fixture_miner_turns_the_badge_on(browser, plain_srv, path):
     """As a user meets them: the page is scrolled and clicked (the kits that wait for a gesture
-    start then). The iframe miner reports from its subframe before the top frame does, which
-    the background must keep when the top frame's hello starts the tab afresh."""
+    start then). On the slow-page ad, the ad frame reports its module while the page is still
+    loading, before the top frame's hello starts the tab afresh: the background must keep it."""
     ctx, sw, _ = browser
     url = plain_srv.url(path)
     page = visit(ctx, url)

@@ -22,6 +22,7 @@
   const at = performance.timeOrigin;
 
   function send() {
+    clearTimeout(timer);  // wake() sends at once: a batch timer may be pending
     timer = 0;
     if (!awake) return;
     if (ignore) { items = []; loads = []; return; }
