@@ -33,3 +33,35 @@ def run_cli(*args: str, cwd: Path = ROOT, timeout: float = 600, input: str | Non
     env.pop("WEBSCAN_SIGNATURES", None)
     return subprocess.run([sys.executable, "-m", "webscan", *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=timeout, input=input)
+
+
+# --- Under CI a skip is a failure --------------------------------------------------------------
+# Outside CI a suite may skip where a tool is missing (no Chromium on a laptop), and says why.
+# In CI `.ci/run` installs every tool the tests need, so a skip there means a suite silently did
+# not run: it fails instead, with the skip's own reason, so a green CI means every suite ran.
+
+def _skips_fail() -> bool:
+    return os.environ.get("CI", "").lower() in ("true", "1", "yes")
+
+
+def _as_failure(report: pytest.TestReport | pytest.CollectReport) -> None:
+    reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+    report.outcome = "failed"
+    report.longrepr = (f"skipped under CI={os.environ.get('CI')}, where every tool the tests need "
+                       f"is installed by .ci/run: {reason}")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    outcome = yield
+    report = outcome.get_result()
+    if _skips_fail() and report.skipped and not hasattr(report, "wasxfail"):
+        _as_failure(report)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector):
+    outcome = yield
+    report = outcome.get_result()
+    if _skips_fail() and report.skipped:
+        _as_failure(report)
