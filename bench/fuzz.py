@@ -1,0 +1,240 @@
+"""Coverage-guided fuzzing of the JavaScript, HTML and Wasm analysers with atheris (libFuzzer).
+
+    .venv/bin/python bench/fuzz.py --seconds 600                  # 200 s for each of js, html, wasm
+    .venv/bin/python bench/fuzz.py --seconds 300 --target wasm
+    .venv/bin/python bench/fuzz.py --seconds 60 --target js --timeout-per-input 5
+
+What counts as a finding:
+  * crash: an uncaught exception from our code. Every analyser must turn bad input into a result
+    (an `Analysis`, with `fatal` set if need be), never raise. `Scanner.analyse_bytes` catches
+    everything so one bad file costs one report, which would hide the bug from a fuzzer; so each
+    target calls the engine for its kind exactly as `analyse_bytes` dispatches it, without that
+    catch-all, and then `judge()` as `scan_bytes` does.
+  * hang: one input running longer than --timeout-per-input (libFuzzer's `-timeout=`).
+  * oom: the process growing past --rss-limit-mb (libFuzzer's `-rss_limit_mb=`).
+Each finding is saved under bench/.cache/fuzz/findings/ (`<target>-crash-<sha1>`, `-timeout-`,
+`-oom-`) and its path printed. Turn it into a regression input under tests/fuzz_regressions/.
+
+Seeds are every .js/.mjs/.html/.htm/.wasm file under site_fixtures/; the writable corpus of a
+target lives in bench/.cache/fuzz/<target>/ (or --corpus-dir/<target>/) and grows across runs.
+
+Why one subprocess per target, restarted after each finding, rather than libFuzzer's fork mode:
+libFuzzer stops at the first crash or hang, and in-process a hang can only end by the process
+exiting. A child per target (this same file run with `--worker`) keeps the parent alive whatever
+happens, lets it split the time, restart the target with the time that remains after a finding,
+and kill a child that overruns its time (a hang stuck where libFuzzer's alarm cannot fire).
+Fork mode (`-fork=N`) would also survive findings, but it runs N extra Python interpreters on a
+shared 2-core machine, and its merged statistics lose the per-target exec/s this prints.
+Only the webscan package is instrumented (atheris.instrument_imports(include=["webscan"])), so
+coverage figures are of our code, not of bs4 or the tree-sitter bindings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import re
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = ROOT / "site_fixtures"
+CACHE = ROOT / "bench" / ".cache" / "fuzz"
+FINDINGS = CACHE / "findings"
+TARGETS = ("js", "html", "wasm")
+SEED_SUFFIXES = {"js": {".js", ".mjs", ".cjs"}, "html": {".html", ".htm"}, "wasm": {".wasm"}}
+NAMES = {"js": "fuzz.js", "html": "fuzz.html", "wasm": "fuzz.wasm"}
+MAX_RESTARTS = 50
+"""After this many findings in one target the rest of its time is skipped: it keeps tripping."""
+
+
+# --------------------------------------------------------------------------- worker (child)
+
+def run_worker(target: str, libfuzzer_args: list[str]) -> None:
+    """Fuzz one target in this process until libFuzzer exits (time up or a finding)."""
+    import atheris
+
+    with atheris.instrument_imports(include=["webscan"]):
+        import webscan.html.engine  # noqa: F401  (Engines imports these lazily: instrument them now)
+        import webscan.js.engine  # noqa: F401
+        import webscan.wasm.engine  # noqa: F401
+        from webscan.scanner import Scanner
+        from webscan.verdict import judge
+
+    scanner = Scanner()  # engines built once: compiling the rules is the costly part
+    engines, sigs, name = scanner.engines, scanner.sigs, NAMES[target]
+
+    def analyse(data: bytes):
+        # The dispatch of Scanner.analyse_bytes, minus its catch-all (see the module docstring).
+        if target == "wasm":
+            return engines.wasm.analyse(data, name)
+        if target == "html":
+            return engines.html.analyse(data, name, page_url=scanner.page_url)
+        return engines.js.analyse(data, name)
+
+    def test_one_input(data: bytes) -> None:
+        analysis = analyse(data)
+        judge(analysis, sigs.verdict, path=name, size=len(data), signatures_version=sigs.version,
+              duration_ms=0.0)
+
+    atheris.Setup([sys.argv[0], *libfuzzer_args], test_one_input)
+    atheris.Fuzz()
+
+
+# --------------------------------------------------------------------------- parent
+
+@dataclass
+class Stats:
+    target: str
+    seconds: float = 0.0
+    runs: int = 0
+    execs: int = 0
+    start_cov: int | None = None
+    end_cov: int | None = None
+    new_units: int = 0
+    corpus_files: int = 0
+    findings: list[str] = field(default_factory=list)
+
+    @property
+    def exec_per_s(self) -> float:
+        return self.execs / self.seconds if self.seconds else 0.0
+
+
+def seed_corpus(target: str, corpus: Path) -> int:
+    """Copy the fixtures of this kind into the corpus, named by content hash (idempotent)."""
+    corpus.mkdir(parents=True, exist_ok=True)
+    added = 0
+    for path in sorted(SEEDS.rglob("*")):
+        if path.is_file() and path.suffix.lower() in SEED_SUFFIXES[target]:
+            data = path.read_bytes()
+            dest = corpus / hashlib.sha1(data).hexdigest()
+            if not dest.exists():
+                dest.write_bytes(data)
+                added += 1
+    return added
+
+
+STAT_RE = re.compile(r"^stat::(\w+):\s+(\d+)")
+COV_RE = re.compile(r"^#(\d+)\s+(INITED|DONE|pulse|NEW|REDUCE)\s+cov: (\d+)")
+ARTIFACT_RE = re.compile(r"Test unit written to (\S+)")
+
+
+def fuzz_once(target: str, seconds: int, args: argparse.Namespace, corpus: Path,
+              stats: Stats) -> bool:
+    """Run one child for up to `seconds`; True if it stopped on a finding."""
+    FINDINGS.mkdir(parents=True, exist_ok=True)
+    lib_args = [str(corpus), f"-max_total_time={seconds}", f"-timeout={args.timeout_per_input}",
+                f"-rss_limit_mb={args.rss_limit_mb}", f"-max_len={args.max_len}",
+                f"-artifact_prefix={FINDINGS}/{target}-", "-print_final_stats=1"]
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", target, "--", *lib_args]
+    started = time.monotonic()
+    # libFuzzer writes everything to stderr; a deadline a little past its own keeps the parent
+    # in charge if the child is stuck where libFuzzer's alarm cannot fire.
+    deadline = started + seconds + 3 * args.timeout_per_input + 60
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            errors="replace", bufsize=1)
+    found = False
+    assert proc.stdout is not None
+    try:
+        for line in proc.stdout:
+            sys.stdout.write(f"[{target}] {line}")
+            if (m := COV_RE.match(line)):
+                cov = int(m.group(3))
+                if stats.start_cov is None and m.group(2) == "INITED":
+                    stats.start_cov = cov
+                stats.end_cov = cov
+            elif (m := STAT_RE.match(line)):
+                key, value = m.group(1), int(m.group(2))
+                if key == "number_of_executed_units":
+                    stats.execs += value
+                elif key == "new_units_added":
+                    stats.new_units += value
+            elif (m := ARTIFACT_RE.search(line)):
+                stats.findings.append(m.group(1))
+                found = True
+                print(f"FINDING ({target}): {m.group(1)}", flush=True)
+            if time.monotonic() > deadline:
+                print(f"[{target}] child overran its time; killing it", flush=True)
+                proc.kill()
+                break
+    finally:
+        proc.wait()
+        stats.seconds += time.monotonic() - started
+        stats.runs += 1
+    return found
+
+
+def fuzz_target(target: str, seconds: int, args: argparse.Namespace) -> Stats:
+    corpus = Path(args.corpus_dir) / target
+    stats = Stats(target)
+    added = seed_corpus(target, corpus)
+    print(f"== {target}: {seconds} s, corpus {corpus} ({added} new seeds)", flush=True)
+    end = time.monotonic() + seconds
+    restarts = 0
+    while (left := int(end - time.monotonic())) >= 5:
+        if not fuzz_once(target, left, args, corpus, stats):
+            break
+        restarts += 1
+        if restarts >= MAX_RESTARTS:
+            print(f"[{target}] {restarts} findings; skipping the rest of its time", flush=True)
+            break
+    stats.corpus_files = sum(1 for p in corpus.iterdir() if p.is_file())
+    return stats
+
+
+def print_summary(all_stats: list[Stats]) -> None:
+    print("\n== fuzzing summary")
+    print(f"{'target':<6} {'time s':>8} {'inputs':>10} {'exec/s':>8} {'cov start':>10} "
+          f"{'cov end':>8} {'new units':>10} {'corpus':>7} {'findings':>9}")
+    for s in all_stats:
+        print(f"{s.target:<6} {s.seconds:>8.0f} {s.execs:>10} {s.exec_per_s:>8.1f} "
+              f"{s.start_cov if s.start_cov is not None else '-':>10} "
+              f"{s.end_cov if s.end_cov is not None else '-':>8} {s.new_units:>10} "
+              f"{s.corpus_files:>7} {len(s.findings):>9}")
+    findings = [f for s in all_stats for f in s.findings]
+    if findings:
+        print("\nfindings (add each to tests/fuzz_regressions/<target>/):")
+        for f in findings:
+            print(f"  {f}")
+    else:
+        print("\nno findings")
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--worker"]:
+        target, rest = argv[1], argv[2:]
+        run_worker(target, rest[1:] if rest[:1] == ["--"] else rest)
+        return 0
+    p = argparse.ArgumentParser(
+        description="Coverage-guided fuzzing of webscan's JS, HTML and Wasm analysers (atheris). "
+                    "Reports crashes (an analyser raised), hangs and memory blow-ups, saving each "
+                    "input under bench/.cache/fuzz/findings/.",
+        epilog="Run it niced on a shared machine: nice -n 19 .venv/bin/python bench/fuzz.py ...")
+    p.add_argument("--seconds", type=int, required=True,
+                   help="total fuzzing time; split evenly across targets with --target all")
+    p.add_argument("--target", choices=[*TARGETS, "all"], default="all",
+                   help="which analyser to fuzz (default: all)")
+    p.add_argument("--timeout-per-input", type=int, default=10, metavar="S",
+                   help="an input running longer than S seconds is a hang (default: 10)")
+    p.add_argument("--rss-limit-mb", type=int, default=2048,
+                   help="memory past which an input is an oom finding (default: 2048)")
+    p.add_argument("--max-len", type=int, default=16384,
+                   help="largest input libFuzzer makes, in bytes (default: 16384)")
+    p.add_argument("--corpus-dir", default=str(CACHE),
+                   help="where each target's corpus lives, as DIR/<target>/ (default: %(default)s)")
+    args = p.parse_args(argv)
+    if args.seconds < 5:
+        p.error("--seconds must be at least 5 (libFuzzer needs time to load the corpus)")
+    targets = list(TARGETS) if args.target == "all" else [args.target]
+    share = args.seconds // len(targets)
+    all_stats = [fuzz_target(t, share, args) for t in targets]
+    print_summary(all_stats)
+    return 1 if any(s.findings for s in all_stats) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
