@@ -2,7 +2,8 @@
 fixtures; and no input that makes it raise.
 
 Routing and offsets are checked with a recording JS collaborator (it records what the HTML
-engine hands over; the HTML engine is the thing under test). Verdicts use the real JsEngine.
+engine hands over; the HTML engine is the thing under test). Verdicts use the real engines
+(JS, constants, Wasm) as the scanner builds them.
 """
 
 from __future__ import annotations
@@ -14,9 +15,13 @@ import pytest
 from webscan.analysis import Analysis
 from webscan.html import engine as html_engine
 from webscan.html.engine import HtmlEngine
+from webscan.js.engine import JsEngine
 from webscan.model import VerdictLabel
 from webscan.net.domains import DomainMatcher
+from webscan.net.protocol import ProtocolMatcher
+from webscan.rules.constants import ConstantMatcher
 from webscan.verdict import judge
+from webscan.wasm.engine import WasmEngine
 
 from conftest import FIXTURES
 
@@ -49,28 +54,10 @@ def rec(sigs, domains):
 
 @pytest.fixture(scope="module")
 def real(sigs, domains):
-    """The real engine stack as the scanner builds it (real Wasm/constant matchers when present)."""
-    from webscan.js.engine import JsEngine
-    from webscan.net.protocol import ProtocolMatcher
-
-    try:
-        from webscan.rules.constants import ConstantMatcher
-        constants = ConstantMatcher(sigs.constants)
-    except ImportError:  # the Wasm helper's module is not there yet: no constants observed
-        class ConstantMatcher:  # type: ignore[no-redef]
-            def match(self, ints=(), data=b""):
-                return {}
-        constants = ConstantMatcher()
-    try:
-        from webscan.wasm.engine import WasmEngine
-        wasm = WasmEngine(sigs, constants)
-    except ImportError:
-        class WasmEngine:  # type: ignore[no-redef]
-            def analyse(self, data, target, *, context=None):
-                return Analysis()
-        wasm = WasmEngine()
+    """The real engine stack as the scanner builds it: JS, constants, Wasm."""
+    constants = ConstantMatcher(sigs.constants)
     js = JsEngine(sigs, domains=domains, constants=constants, protocol=ProtocolMatcher(sigs.protocol),
-                  wasm=wasm)
+                  wasm=WasmEngine(sigs, constants))
     return HtmlEngine(sigs, js=js, domains=domains)
 
 
@@ -314,14 +301,13 @@ def test_empty_and_binary(rec, data, fatal):
     b"<script src='data:text/javascript;base64,!!!'></script><script src='data:,'></script>",
     b"<base href='http://['><script src='x.js'></script><iframe src='http://[::1'>",
 ])
-def test_bad_input_never_raises(rec, data):
-    eng, _ = rec
-    res = eng.analyse(data, "bad.html", page_url="https://example.org/")
-    assert isinstance(res, Analysis)
+def test_bad_input_never_raises(real, sigs, data):
+    res = real.analyse(data, "bad.html", page_url="https://example.org/")
     assert res.fatal is None
+    assert judge(res, sigs.verdict).verdict is VerdictLabel.clean
 
 
-# --- verdicts on the fixtures (real JS engine) ---------------------------------------------
+# --- verdicts on the fixtures (real engines) ------------------------------------------------
 
 EXPECTED = {
     "third_party_coinhive.html": VerdictLabel.miner,
