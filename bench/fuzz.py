@@ -156,6 +156,7 @@ def fuzz_once(target: str, seconds: int, args: argparse.Namespace, corpus: Path,
                 stats.findings.append(m.group(1))
                 found = True
                 print(f"FINDING ({target}): {m.group(1)}", flush=True)
+                drop_from_corpus(corpus, Path(m.group(1)))
             if time.monotonic() > deadline:
                 print(f"[{target}] child overran its time; killing it", flush=True)
                 proc.kill()
@@ -165,6 +166,23 @@ def fuzz_once(target: str, seconds: int, args: argparse.Namespace, corpus: Path,
         stats.seconds += time.monotonic() - started
         stats.runs += 1
     return found
+
+
+def drop_from_corpus(corpus: Path, artifact: Path) -> None:
+    """Remove a finding's input from the corpus, or every restart would trip on it again.
+
+    A hang can sit in the corpus when an input that once ran just under the timeout runs over
+    it on a busier machine (or a seed hangs); it is found by content, as seeds keep any name.
+    """
+    try:
+        digest = hashlib.sha1(artifact.read_bytes()).hexdigest()
+    except OSError:
+        return
+    for path in corpus.iterdir():
+        if path.is_file() and (path.name == digest
+                               or hashlib.sha1(path.read_bytes()).hexdigest() == digest):
+            print(f"[{corpus.name}] dropped {path} from the corpus (it is the finding)", flush=True)
+            path.unlink(missing_ok=True)
 
 
 def fuzz_target(target: str, seconds: int, args: argparse.Namespace) -> Stats:
@@ -194,7 +212,7 @@ def print_summary(all_stats: list[Stats]) -> None:
               f"{s.start_cov if s.start_cov is not None else '-':>10} "
               f"{s.end_cov if s.end_cov is not None else '-':>8} {s.new_units:>10} "
               f"{s.corpus_files:>7} {len(s.findings):>9}")
-    findings = [f for s in all_stats for f in s.findings]
+    findings = list(dict.fromkeys(f for s in all_stats for f in s.findings))
     if findings:
         print("\nfindings (add each to tests/fuzz_regressions/<target>/):")
         for f in findings:
