@@ -121,17 +121,17 @@ def scan(
         _fail("no .js, .mjs, .cjs, .html, .htm or .wasm files found under: " + ", ".join(paths)
               + " (name a file explicitly to scan it whatever its suffix)", 2)
     total_bytes = sum(t.size for t in targets)
-    out_stream, finish = _open_output(output, format)
-    reports = []
-    started = time.perf_counter()
     show_progress = not quiet and err.is_terminal and len(targets) > 1
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     progress = Progress(TextColumn("scanning"), BarColumn(), MofNCompleteColumn(),
                         TimeRemainingColumn(), TextColumn("{task.fields[name]}"),
                         console=err, transient=True, disable=not show_progress)
+    out_stream, finish = _open_output(output, format)
+    reports = []
+    started = time.perf_counter()
     interrupted = False
-    try:
+    try:  # from here a Ctrl-C still writes the report of what was scanned
         with progress:
             task = progress.add_task("scan", total=len(targets), name="")
             for report in scan_targets(targets, sigs=sigs,

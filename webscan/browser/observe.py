@@ -278,6 +278,9 @@ class Visit:
 
         nav = asyncio.ensure_future(self.page.goto(_navigable(self.obs.url), wait_until="load",
                                                    timeout=self.nav_timeout_s * 1000))
+        # Cancelled with the crawl (Ctrl-C), this task leaves the load behind, which then fails
+        # with the closing browser: its error is retrieved here so none is printed.
+        nav.add_done_callback(lambda f: f.cancelled() or f.exception())
         stopped = asyncio.ensure_future(self.stop.wait())
         try:
             await asyncio.wait({nav, stopped}, return_when=asyncio.FIRST_COMPLETED)

@@ -75,6 +75,7 @@ class CdpConnection:
             for fut in self._pending.values():
                 if not fut.done():
                     fut.set_exception(CdpError("DevTools connection closed (did the browser exit?)"))
+                    fut.exception()  # its sender may be gone (Ctrl-C): no "never retrieved"
             self._pending.clear()
 
     async def send(self, method: str, params: dict | None = None, *, session: str | None = None,
