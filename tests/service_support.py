@@ -1,5 +1,10 @@
 """Starting the real service for tests: in a thread (uvicorn on 127.0.0.1, a free port) or as
-the `webscan serve` process a user runs."""
+the `webscan serve` process a user runs.
+
+Either way the service resolves names from a table (TEST_NAMES, or the test's own), never
+through the system's DNS: no test may send a query off the machine, and "no such host" must
+not depend on someone else's DNS server. Both starters refuse a service without a table.
+"""
 
 from __future__ import annotations
 
@@ -17,11 +22,25 @@ import uvicorn
 
 from conftest import ROOT
 
+TEST_NAMES: dict[str, list[str]] = {"fixtures.test": ["127.0.0.1"]}
+"""The resolver table service tests run with: one name for the fixture server on loopback
+(`.test` is reserved, so it exists nowhere else)."""
+
+
+def resolve_args(table: dict[str, list[str]]) -> list[str]:
+    """The table as `webscan serve --resolve HOST=ADDR` options."""
+    return [arg for name, addresses in table.items() for a in addresses
+            for arg in ("--resolve", f"{name}={a}")]
+
 
 class LiveServer:
     """A uvicorn server in a thread, lifespan on (the audit queue starts and stops with it)."""
 
     def __init__(self, app) -> None:
+        if app.state.config.resolver_table is None:
+            raise ValueError("this service would resolve names with the system's DNS: give "
+                             "it ServiceConfig(resolver_table=TEST_NAMES) (or a table of the "
+                             "test's own)")
         self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0,
                                                     log_level="warning", lifespan="on"))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
@@ -48,11 +67,12 @@ def free_port() -> int:
 
 
 class ServeProcess:
-    """`webscan serve --host 127.0.0.1 --port P ...` as a real process in its own group."""
+    """`webscan serve --host 127.0.0.1 --port P ...` as a real process in its own group,
+    resolving names from TEST_NAMES unless the arguments give a `--resolve` table."""
 
     def __init__(self, *args: str, port: int | None = None) -> None:
         self.port = port or free_port()
-        self.args = args
+        self.args = args if "--resolve" in args else (*args, *resolve_args(TEST_NAMES))
         self.proc: subprocess.Popen | None = None
         self.base = f"http://127.0.0.1:{self.port}"
         self.log: list[str] = []

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from service_support import LiveServer, sqlite_url
+from service_support import TEST_NAMES, LiveServer, resolve_args, sqlite_url
 from tests.conftest import FIXTURES
 from webscan.service.ratelimit import RateLimits
 
@@ -23,7 +23,8 @@ def apps(sigs, tmp_path_factory):
     d = tmp_path_factory.mktemp("db")
 
     def config(name: str) -> ServiceConfig:
-        return ServiceConfig(db_url=sqlite_url(d / name), rate_limits=RateLimits(0, 0, 0, 0))
+        return ServiceConfig(db_url=sqlite_url(d / name), rate_limits=RateLimits(0, 0, 0, 0),
+                             resolver_table=TEST_NAMES)
 
     small = create_app(sigs=sigs, config=config("small.db"), max_upload_bytes=SMALL_LIMIT)
 
@@ -252,7 +253,8 @@ def test_webscan_serve_command_starts_the_service(tmp_path):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     proc = subprocess.Popen([sys.executable, "-m", "webscan", "serve", "--port", str(port),
-                             "--db", f"sqlite:///{tmp_path / 'w.db'}"],
+                             "--db", f"sqlite:///{tmp_path / 'w.db'}",
+                             *resolve_args(TEST_NAMES)],
                             env={**os.environ, "PYTHONPATH": str(ROOT)},
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

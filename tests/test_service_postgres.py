@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from service_support import LiveServer, free_port
+from service_support import TEST_NAMES, LiveServer, free_port
 from webscan.model import VerdictLookup
 from webscan.service.ratelimit import RateLimits
 
@@ -106,7 +106,8 @@ def test_reports_and_verdicts_on_postgresql(sigs, pg_url, scanner):
     kit = FIXTURES / "js" / "coinhive-style-kit.js"
     findings = [f.model_dump(mode="json")
                 for f in scanner.scan_bytes(kit.read_bytes(), str(kit)).findings]
-    config = ServiceConfig(db_url=pg_url, rate_limits=RateLimits(0, 0, 0, 0))
+    config = ServiceConfig(db_url=pg_url, rate_limits=RateLimits(0, 0, 0, 0),
+                           resolver_table=TEST_NAMES)
     with LiveServer(create_app(sigs=sigs, config=config)) as base:
         verdicts = []
         for n in (1, 2, 3):

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from conftest import FIXTURES
-from service_support import LiveServer, sqlite_url
+from service_support import TEST_NAMES, LiveServer, sqlite_url
 from webscan.consensus import ConsensusPolicy
 from webscan.model import PageReport, VerdictLookup
 from webscan.service.ratelimit import RateLimits
@@ -37,6 +37,7 @@ def server(sigs, tmp_path_factory) -> Iterator[tuple[str, str]]:
 
     db = tmp_path_factory.mktemp("verdicts") / "v.db"
     config = ServiceConfig(db_url=sqlite_url(db), rate_limits=RateLimits(0, 0, 0, 0),
+                           resolver_table=TEST_NAMES,
                            policy=ConsensusPolicy(confirm_reporters=3))
     with LiveServer(create_app(sigs=sigs, config=config)) as base:
         yield base, str(db)
@@ -182,7 +183,7 @@ def test_database_is_sqlite_wal(server):
 def test_rate_limit_answers_429_with_retry_after(sigs, tmp_path):
     from webscan.service.app import ServiceConfig, create_app
 
-    config = ServiceConfig(db_url=sqlite_url(tmp_path / "r.db"),
+    config = ServiceConfig(db_url=sqlite_url(tmp_path / "r.db"), resolver_table=TEST_NAMES,
                            rate_limits=RateLimits(reports=6, scans=0, audits=0, lookups=0))
     with LiveServer(create_app(sigs=sigs, config=config)) as base, client_from(base) as c:
         codes = [c.post("/v1/reports", json=report(f"https://rl.example/{i}", [])).status_code

@@ -395,6 +395,17 @@ def serve(
                            "wait; beyond this POST /v1/audits answers 503.")] = 100,
     audit_window: Annotated[float, typer.Option("--audit-window", min=1, help="Seconds each "
                             "audited page is watched.")] = 10.0,
+    audit_nav_timeout: Annotated[float, typer.Option("--audit-nav-timeout", min=1, help="Seconds "
+                                 "an audited page may take to load; the crawl then judges "
+                                 "what it saw.")] = 20.0,
+    audit_deadline: Annotated[float, typer.Option("--audit-deadline", min=1, help="Seconds an "
+                              "audit crawl may take in all (browser start, load, watch, "
+                              "analysis) before it is killed and marked failed.")] = 120.0,
+    resolve: Annotated[Optional[list[str]], typer.Option("--resolve", metavar="HOST=ADDR",
+                       help="Resolve audit targets' HOST to ADDR from this table instead of "
+                       "DNS; repeat for more names (or addresses). With any --resolve, the "
+                       "table is the only resolver: other names are refused as no such host "
+                       "and no DNS query is made (tests, closed networks).")] = None,
     trust_proxy: Annotated[bool, typer.Option("--trust-proxy", help="Take the client address "
                            "from X-Forwarded-For (only behind your own reverse proxy).")] = False,
     browser: Annotated[Optional[str], typer.Option("--browser", help="Chromium for audits "
@@ -423,6 +434,7 @@ def serve(
     from webscan.service.store import StoreError
 
     sigs = _load_sigs(signatures)
+    table = _resolver_table(resolve) if resolve else None
     keys = [k.strip() for k in (api_key or []) + os.environ.get("WEBSCAN_API_KEYS", "").split(",")
             if k.strip()]
     config = ServiceConfig(
@@ -431,7 +443,9 @@ def serve(
                                audits=rate_limit / 20, lookups=rate_limit * 10),
         policy=ConsensusPolicy(confirm_reporters=confirm_reporters),
         audit_concurrency=audit_concurrency, audit_queue=audit_queue,
-        audit_window_s=audit_window, browser=browser, trust_proxy=trust_proxy,
+        audit_window_s=audit_window, audit_nav_timeout_s=audit_nav_timeout,
+        audit_deadline_s=audit_deadline, resolver_table=table,
+        browser=browser, trust_proxy=trust_proxy,
         sig_dirs=tuple(str(d) for d in signatures or ()))
     try:
         if workers == 1:
@@ -453,6 +467,27 @@ def serve(
                     access_log=False, workers=workers, factory=workers > 1)
     except OSError as e:
         _fail(f"cannot listen on {host}:{port}: {e.strerror or e}")
+
+
+def _resolver_table(entries: list[str]) -> dict[str, list[str]]:
+    """`--resolve HOST=ADDR` options as the service's resolver table (name -> addresses)."""
+    import ipaddress
+
+    from webscan.net.domains import normalise_host
+
+    table: dict[str, list[str]] = {}
+    for entry in entries:
+        host, sep, address = entry.partition("=")
+        name = normalise_host(host.strip())
+        try:
+            address = str(ipaddress.ip_address(address.strip().strip("[]")))
+        except ValueError:
+            address = ""
+        if not sep or not name or not address:
+            _fail(f"--resolve {entry!r}: expected HOST=ADDR with an IP address, e.g. "
+                  f"--resolve shop.test=127.0.0.1 or --resolve shop.test=::1")
+        table.setdefault(name, []).append(address)
+    return table
 
 
 @app.command()

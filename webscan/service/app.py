@@ -15,6 +15,7 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass, field
@@ -40,7 +41,7 @@ from webscan.service.limits import BodyLimitMiddleware
 from webscan.service.metrics import Metrics, MetricsMiddleware
 from webscan.service.ratelimit import RateLimiter, RateLimits
 from webscan.service.store import ReportRow, Store
-from webscan.service.targets import TargetRefused, check_target, split_target
+from webscan.service.targets import TargetRefused, check_target, resolver_for, split_target
 from webscan.service.uploads import read_upload
 from webscan.service.verdict_cache import ChangeBoard, VerdictCache
 
@@ -83,11 +84,15 @@ class ServiceConfig:
     audit_concurrency: int = 1
     audit_queue: int = 100
     audit_window_s: float = 10.0
+    audit_nav_timeout_s: float = 20.0  # the crawl's own limit on a page's load
     audit_deadline_s: float = 120.0
     browser: str | None = None
     sig_dirs: tuple[str, ...] = ()
     trust_proxy: bool = False  # take the client address from X-Forwarded-For
     verdict_cache_s: float = 30.0  # how stale a lookup may be after a write on another host
+    resolver_table: dict[str, list[str]] | None = None
+    """Audit targets' names answered from this table (name -> addresses) and nothing else;
+    None: the system's resolver (DNS)."""
 
 
 CONFIG_ENV = "WEBSCAN_SERVICE_CONFIG"
@@ -142,7 +147,11 @@ def etag_matches(if_none_match: str | None, etag: str) -> bool:
 
 
 def create_app(*, sigs: SignatureSet | None = None, config: ServiceConfig | None = None,
-               max_upload_bytes: int | None = None) -> FastAPI:
+               max_upload_bytes: int | None = None,
+               clock: Callable[[], float] = time.time) -> FastAPI:
+    """The service. `clock` (Unix seconds) is where time enters verdicts: report and audit
+    times, and the window after which reports stop counting; tests move it instead of
+    waiting 30 days."""
     config = config or ServiceConfig()
     if max_upload_bytes is not None:
         config.max_upload_bytes = max_upload_bytes
@@ -156,7 +165,7 @@ def create_app(*, sigs: SignatureSet | None = None, config: ServiceConfig | None
     feed = signatures_document(sigs)
     etag = f'"{sigs.digest}"'
     cache = VerdictCache(ttl_s=config.verdict_cache_s)
-    store = Store(config.db_url or default_db_url(), on_change=cache.invalidate)
+    store = Store(config.db_url or default_db_url(), on_change=cache.invalidate, clock=clock)
     cache.board = ChangeBoard(store.shared_path(".changes"))
     # On a server database, lookups read on a few threads of their own (SQLite reads run
     # inline, see `read`), as many as the store's pool keeps connections: Starlette's default
@@ -164,8 +173,10 @@ def create_app(*, sigs: SignatureSet | None = None, config: ServiceConfig | None
     # load, and 40 threads contending for the GIL starved the report writer thread.
     readers = ThreadPoolExecutor(max_workers=READ_THREADS, thread_name_prefix="webscan-db-read")
     limiter = RateLimiter(config.rate_limits)
-    queue = AuditQueue(store, concurrency=config.audit_concurrency,
+    resolver = resolver_for(config.resolver_table)
+    queue = AuditQueue(store, resolver=resolver, concurrency=config.audit_concurrency,
                        max_queued=config.audit_queue, window_s=config.audit_window_s,
+                       nav_timeout_s=config.audit_nav_timeout_s,
                        deadline_s=config.audit_deadline_s, allow_private=config.allow_private,
                        browser=config.browser, sig_dirs=config.sig_dirs)
     metrics.gauge("webscan_audit_queue_depth", "Audits accepted and waiting to run.",
@@ -187,6 +198,7 @@ def create_app(*, sigs: SignatureSet | None = None, config: ServiceConfig | None
                   description="Cryptojacking detection: reports from browsers, shared "
                               "verdicts, audit crawls, static scans and the signature feed.")
     app.state.store = store
+    app.state.config = config
     app.state.queue = queue
     app.add_middleware(BodyLimitMiddleware, limits={
         "/v1/reports": config.max_report_bytes, "/v1/audits": 16 * 1024})
@@ -265,7 +277,7 @@ def create_app(*, sigs: SignatureSet | None = None, config: ServiceConfig | None
         """Each scope's (verdict, SiteVerdict JSON), from the database, cached if no write
         raced the read."""
         snaps = [cache.snapshot(k) for k in keys]
-        cutoff = time.time() - config.policy.window.total_seconds()
+        cutoff = clock() - config.policy.window.total_seconds()
         out = []
         for key, snap, facts in zip(keys, snaps, store.facts(keys, cutoff)):
             scope, _, name = key.partition(":")
@@ -359,7 +371,7 @@ def create_app(*, sigs: SignatureSet | None = None, config: ServiceConfig | None
         """Queue an audit crawl of a page; poll GET /v1/audits/{id} for the result."""
         limit("audits", request)
         try:
-            target = await run_in_threadpool(check_target, body.url,
+            target = await run_in_threadpool(check_target, body.url, resolver=resolver,
                                              allow_private=config.allow_private)
         except TargetRefused as e:
             raise HTTPException(400, str(e)) from None

@@ -22,7 +22,7 @@ from starlette.concurrency import run_in_threadpool
 
 from webscan.model import Report
 from webscan.service.store import Store
-from webscan.service.targets import TargetRefused, check_target, resolver_pin
+from webscan.service.targets import Resolver, TargetRefused, check_target, resolver_pin
 
 log = logging.getLogger("webscan.service.audits")
 
@@ -36,13 +36,16 @@ class QueueFull(Exception):
 
 
 class AuditQueue:
-    def __init__(self, store: Store, *, concurrency: int = 1, max_queued: int = 100,
-                 window_s: float = 10.0, deadline_s: float = 120.0, allow_private: bool = False,
-                 browser: str | None = None, sig_dirs: tuple[str, ...] = ()) -> None:
+    def __init__(self, store: Store, *, resolver: Resolver, concurrency: int = 1,
+                 max_queued: int = 100, window_s: float = 10.0, nav_timeout_s: float = 20.0,
+                 deadline_s: float = 120.0, allow_private: bool = False, browser: str | None = None,
+                 sig_dirs: tuple[str, ...] = ()) -> None:
         self.store = store
+        self.resolver = resolver
         self.concurrency = max(1, concurrency)
         self.max_queued = max_queued
         self.window_s = window_s
+        self.nav_timeout_s = nav_timeout_s
         self.deadline_s = deadline_s
         self.allow_private = allow_private
         self.browser = browser
@@ -134,8 +137,9 @@ class AuditQueue:
             return
         try:
             # Checked again at run time: the answer may have changed since it was queued, and
-            # the browser is pinned to the address checked now.
-            target = await run_in_threadpool(check_target, url, allow_private=self.allow_private)
+            # the browser is pinned to the address the service's resolver gives now.
+            target = await run_in_threadpool(check_target, url, resolver=self.resolver,
+                                             allow_private=self.allow_private)
         except TargetRefused as e:
             await run_in_threadpool(self.store.finish_audit, audit_id, None, str(e))
             return
@@ -144,7 +148,7 @@ class AuditQueue:
 
     async def _crawl(self, url: str, browser_args: list[str]) -> tuple[Report | None, str | None]:
         cmd = [sys.executable, "-m", "webscan.service.audit_job", url,
-               "--window", str(self.window_s)]
+               "--window", str(self.window_s), "--nav-timeout", str(self.nav_timeout_s)]
         if self.browser:
             cmd += ["--browser", self.browser]
         for d in self.sig_dirs:

@@ -137,8 +137,11 @@ class StoreError(Exception):
 
 class Store:
     def __init__(self, url: str, *, echo: bool = False,
-                 on_change: Callable[[list[str]], None] | None = None) -> None:
+                 on_change: Callable[[list[str]], None] | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
         self.url = url
+        self.clock = clock
+        """Unix seconds for every time the store writes (the service's clock, see create_app)."""
         self.on_change = on_change
         """Called with the scope keys ("o:..", "d:..") a commit changed, before any waiter
         hears of the commit (the service's verdict cache listens)."""
@@ -254,7 +257,7 @@ class Store:
     def _insert_reports(self, conn: Connection, rows: list[ReportRow]) -> list[int]:
         """Store a group of reports and fold them into the per-site aggregates, with
         statements built once (see _statements) and run with many parameter sets."""
-        reports_, scopes_, reporters_ = self._group(rows, time.time())
+        reports_, scopes_, reporters_ = self._group(rows, self.clock())
         result = conn.execute(self._stmt_reports, reports_)
         ids = [int(x) for x in result.scalars().all()]
         conn.execute(self._stmt_scopes, scopes_)
@@ -286,7 +289,7 @@ class Store:
             self._write_lock = os.open(self.shared_path(".write.lock"), os.O_RDWR | os.O_CREAT,
                                        0o600)
         db = self._raw.driver_connection
-        reports_, scopes_, reporters_ = self._group(rows, time.time())
+        reports_, scopes_, reporters_ = self._group(rows, self.clock())
         cur = db.cursor()
         # Writers in other worker processes queue on a file lock first: the kernel wakes the
         # next one the moment the lock is free, where SQLite's own busy handler would poll
@@ -412,7 +415,7 @@ class Store:
     # -- audits ----------------------------------------------------------------------------
     def create_audit(self, url: str, origin: str, domain: str, network: str) -> Audit:
         audit_id = uuid.uuid4().hex
-        now = time.time()
+        now = self.clock()
         with self.engine.begin() as conn:
             conn.execute(audits.insert().values(
                 id=audit_id, url=url, origin=origin, domain=domain, network=network,
@@ -436,7 +439,7 @@ class Store:
                                 .where(audits.c.id == audit_id)
                                 .where(audits.c.status == AuditStatus.queued.value)
                                 .values(status=AuditStatus.running.value,
-                                        started_at=time.time()))
+                                        started_at=self.clock()))
             return done.rowcount == 1
 
     def claim_audit(self) -> str | None:
@@ -464,7 +467,7 @@ class Store:
 
     def finish_audit(self, audit_id: str, report: Report | None, error: str | None) -> None:
         """Store the crawl's report (or why there is none) and point both scopes at it."""
-        now = time.time()
+        now = self.clock()
         status = AuditStatus.done if report is not None else AuditStatus.failed
         with self.engine.begin() as conn:
             row = conn.execute(select(audits.c.origin, audits.c.domain, audits.c.url)

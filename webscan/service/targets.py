@@ -4,17 +4,25 @@ An audit makes the service's browser fetch a URL a stranger chose: without a che
 way into the operator's own network (server-side request forgery) and to the cloud metadata
 endpoint that hands out credentials. So an audit target must be http(s) and every address its
 host resolves to must be public, unless the operator runs with `--allow-private` (tests, an
-intranet deployment); cloud metadata addresses are refused even then. The browser is then pinned to the addresses checked here (Chromium's
---host-resolver-rules), so a DNS answer that changes between check and visit (rebinding) does
-not reach a private address either.
+intranet deployment); cloud metadata addresses are refused even then. The browser is then
+pinned to the address checked here (Chromium's --host-resolver-rules), so a DNS answer that
+changes between check and visit (rebinding) does not reach a private address either.
+
+Names are resolved by a `Resolver` the service is given, not by whatever the process happens to
+reach: the system's DNS in production (`system_resolver`), a fixed table for tests and closed
+networks (`TableResolver`, `webscan serve --resolve HOST=ADDR`), so a test never sends a query
+off the machine and "no such host" does not depend on someone else's DNS server.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import ipaddress
 import re
 import socket
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 from urllib.parse import urlsplit
 
 from webscan.net.domains import normalise_host
@@ -32,6 +40,65 @@ METADATA_HOSTS = frozenset({"metadata.google.internal", "metadata", "instance-da
 
 class TargetRefused(ValueError):
     """The URL may not be audited; the message says why and what would be accepted."""
+
+
+class NoSuchHost(LookupError):
+    """The resolver has no address for the name; the message says why (NXDOMAIN, not in the
+    table, no answer in time)."""
+
+
+class Resolver(Protocol):
+    """host name -> its addresses (IP literals never reach a resolver), or NoSuchHost."""
+
+    def __call__(self, host: str) -> list[str]: ...
+
+
+class SystemResolver:
+    """The operating system's resolver (getaddrinfo: /etc/hosts, then DNS), with a deadline:
+    a dead DNS server must not hold a request for minutes."""
+
+    def __init__(self, timeout_s: float = 5.0) -> None:
+        self.timeout_s = timeout_s
+
+    def __call__(self, host: str) -> list[str]:
+        ex = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+        try:
+            fut = ex.submit(socket.getaddrinfo, host, None, 0, socket.SOCK_STREAM)
+            infos = fut.result(timeout=self.timeout_s)
+        except concurrent.futures.TimeoutError:
+            raise NoSuchHost(f"no answer from the resolver within {self.timeout_s:.0f} s") \
+                from None
+        except OSError as e:
+            raise NoSuchHost(e.strerror or str(e)) from None
+        finally:
+            ex.shutdown(wait=False)
+        return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+class TableResolver:
+    """Answers from a fixed table and nothing else: any other name is no such host, and no
+    query leaves the process."""
+
+    def __init__(self, table: Mapping[str, Iterable[str]]) -> None:
+        self.table = {normalise_host(name): list(addresses) for name, addresses in table.items()}
+        for name, addresses in self.table.items():
+            if not addresses:
+                raise ValueError(f"the resolver table gives {name} no address")
+            for a in addresses:
+                ipaddress.ip_address(a)  # ValueError names the bad address
+
+    def __call__(self, host: str) -> list[str]:
+        try:
+            return list(self.table[host])
+        except KeyError:
+            raise NoSuchHost("not in this service's resolver table (webscan serve "
+                             "--resolve)") from None
+
+
+def resolver_for(table: Mapping[str, Iterable[str]] | None) -> Resolver:
+    """The service's resolver: the table when one is configured (then ONLY the table), else
+    the system's."""
+    return SystemResolver() if table is None else TableResolver(table)
 
 
 @dataclass(frozen=True)
@@ -87,7 +154,7 @@ def split_target(url: str) -> tuple[str, str, str, int]:
     return origin, registrable_domain(host) or host, host, port
 
 
-def check_target(url: str, *, allow_private: bool, resolve_timeout_s: float = 5.0) -> Target:
+def check_target(url: str, *, resolver: Resolver, allow_private: bool) -> Target:
     """Resolve the URL's host and refuse it unless every address is public (or allowed)."""
     origin, domain, host, port = split_target(url)
     if host in METADATA_HOSTS:
@@ -97,10 +164,12 @@ def check_target(url: str, *, allow_private: bool, resolve_timeout_s: float = 5.
         raise TargetRefused(f"{host} is an internal name; audits only visit public sites "
                             f"(the operator can allow private targets with --allow-private)")
     try:
-        infos = _resolve(host, port, resolve_timeout_s)
-    except OSError as e:
-        raise TargetRefused(f"cannot resolve {host}: {e.strerror or e}; check the host name")
-    addresses = tuple(dict.fromkeys(info[4][0] for info in infos))
+        addresses = (str(ipaddress.ip_address(host)),)  # a literal needs no resolver
+    except ValueError:
+        try:
+            addresses = tuple(dict.fromkeys(resolver(host)))
+        except NoSuchHost as e:
+            raise TargetRefused(f"no such host: {host} ({e}); check the host name") from None
     if not addresses:
         raise TargetRefused(f"{host} resolves to no address")
     for a in addresses:
@@ -115,20 +184,6 @@ def check_target(url: str, *, allow_private: bool, resolve_timeout_s: float = 5.
                                     f"sites (the operator can allow this with --allow-private)")
     return Target(url=url, origin=origin, domain=domain, host=host, port=port,
                   addresses=addresses)
-
-
-def _resolve(host: str, port: int, timeout_s: float) -> list:
-    """getaddrinfo with a deadline: a dead resolver must not hold a request for minutes."""
-    import concurrent.futures
-
-    ex = concurrent.futures.ThreadPoolExecutor(max_workers=1)
-    try:
-        fut = ex.submit(socket.getaddrinfo, host, port, 0, socket.SOCK_STREAM)
-        return fut.result(timeout=timeout_s)
-    except concurrent.futures.TimeoutError:
-        raise OSError(f"no answer from the resolver within {timeout_s:.0f} s") from None
-    finally:
-        ex.shutdown(wait=False)
 
 
 def resolver_pin(target: Target) -> str:
