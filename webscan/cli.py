@@ -72,6 +72,25 @@ SigOpt = Annotated[
 ]
 
 
+def _file_timeout_help(what: str, on_expiry: str) -> str:
+    from webscan.budget import FLOOR_S, PER_MB_S
+
+    return (f"Analysis time budget per {what}, in seconds. Default: {FLOOR_S:g} s, or "
+            f"{PER_MB_S:g} s per MB when that is more. {on_expiry}")
+
+
+FileTimeoutOpt = Annotated[
+    Optional[float],
+    typer.Option("--file-timeout", min=0.01, metavar="SECONDS", show_default=False,
+                 help=_file_timeout_help(
+                     "file", "A file that uses it up is judged error (\"analysis time budget "
+                     "exceeded after N s\") and keeps the findings made so far, unless those "
+                     "already make it a miner: then it stays miner, with a note. The scan goes "
+                     "on with the next file; an analyser stuck past the budget (plus a grace "
+                     "of 2 s or half the budget) is killed and replaced.")),
+]
+
+
 @app.command()
 def scan(
     paths: Annotated[list[str], typer.Argument(
@@ -95,6 +114,7 @@ def scan(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")] = False,
     html_report: Annotated[Optional[Path], typer.Option("--report", help="Also write an HTML report "
                       "a person can read in a browser.")] = None,
+    file_timeout: FileTimeoutOpt = None,
     signatures: SigOpt = None,
 ) -> None:
     """Scan files and folders statically and print a verdict per file with its evidence.
@@ -103,7 +123,8 @@ def scan(
     error (could not be analysed; the reason is given).
 
     Exit codes: 0 nothing at or above --fail-on, 1 something was, 2 usage or setup error,
-    130 interrupted.
+    130 interrupted. An `error` file (unreadable, or out of time: see --file-timeout) does not
+    change the exit code by itself.
 
     Examples:
 
@@ -137,7 +158,7 @@ def scan(
             for report in scan_targets(targets, sigs=sigs,
                                        sig_dirs=[str(s) for s in signatures] if signatures else None,
                                        jobs=jobs or None, max_bytes=int(max_size * 1e6),
-                                       page_url=page_url):
+                                       page_url=page_url, file_timeout=file_timeout):
                 reports.append(report)
                 if format is Format.jsonl:
                     out_stream.write(report.model_dump_json() + "\n")
@@ -255,6 +276,15 @@ def crawl(
                            "--browser-arg=--host-resolver-rules='MAP * 127.0.0.1'.")] = None,
     fail_on: Annotated[FailOn, typer.Option("--fail-on", help="Exit 1 when any site is judged "
                        "this or worse.")] = FailOn.never,
+    file_timeout: Annotated[Optional[float], typer.Option(
+        "--file-timeout", min=0.01, metavar="SECONDS", show_default=False,
+        help=_file_timeout_help(
+            "script, document or Wasm module a page loads (its static analysis)",
+            "A site where one of them uses it up is judged error (the script is named) with "
+            "all other evidence kept, unless that evidence already makes it a miner; the "
+            "crawl goes on. The analysis of a whole site is killed past the sum of its "
+            "budgets plus a grace.")),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")] = False,
     signatures: SigOpt = None,
 ) -> None:
@@ -329,7 +359,8 @@ def crawl(
 
     options = CrawlOptions(window_s=window, concurrency=concurrency, nav_timeout_s=nav_timeout,
                            browser=executable, browser_args=tuple(browser_arg or ()),
-                           sig_dirs=tuple(str(x) for x in signatures or ()))
+                           sig_dirs=tuple(str(x) for x in signatures or ()),
+                           file_timeout_s=file_timeout)
     if done and not quiet:
         err.print(f"resuming: {len(done)} sites already in {out}, {len(todo)} to go")
     interrupted = False

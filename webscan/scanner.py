@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from webscan import budget
 from webscan.analysis import Analysis
 from webscan.model import Report, VerdictLabel
 from webscan.rules.loader import SignatureSet, load_signatures
@@ -60,21 +61,30 @@ def sniff_kind(name: str, data: bytes) -> str:
 
 
 class Scanner:
+    """Scans in this process, each file under its time budget (webscan.budget). The budget here
+    is only the cooperative one: webscan.parallel adds the worker process that is killed when
+    C code overruns it."""
+
     def __init__(self, sigs: SignatureSet | None = None, *, max_bytes: int = DEFAULT_MAX_BYTES,
-                 page_url: str | None = None) -> None:
+                 page_url: str | None = None, file_timeout: float | None = None) -> None:
         self.sigs = sigs or load_signatures()
         self.engines = Engines(self.sigs)
         self.max_bytes = max_bytes
         self.page_url = page_url
+        self.file_timeout = file_timeout
+        """Seconds per file; None: budget.default_budget of the file's size."""
 
     def analyse_bytes(self, data: bytes, name: str, *, kind: str | None = None) -> Analysis:
         kind = kind or sniff_kind(name, data)
         try:
-            if kind == "wasm":
-                return self.engines.wasm.analyse(data, name)
-            if kind == "html":
-                return self.engines.html.analyse(data, name, page_url=self.page_url)
-            return self.engines.js.analyse(data, name)
+            with budget.limit(budget.budget_for(len(data), self.file_timeout)):
+                if kind == "wasm":
+                    return self.engines.wasm.analyse(data, name)
+                if kind == "html":
+                    return self.engines.html.analyse(data, name, page_url=self.page_url)
+                return self.engines.js.analyse(data, name)
+        except budget.BudgetExceeded as e:
+            return e.partial()
         except Exception as e:  # an analyser bug must cost one file, not the run
             return Analysis(fatal=f"internal error in the {kind} analyser: {type(e).__name__}: {e}"
                             " (please report this with the file)")
@@ -153,7 +163,7 @@ def iter_targets(paths: Iterable[str]) -> Iterator[Target]:
             yield Target(given, size)
 
 
-def error_report(path: str, reason: str, sigs: SignatureSet) -> Report:
+def error_report(path: str, reason: str, sigs: SignatureSet, **fields) -> Report:
     return Report(path=path, verdict=VerdictLabel.error, score=0.0, error=reason,
                   explanation=f"Could not be analysed: {reason}.",
-                  signatures_version=sigs.version)
+                  signatures_version=sigs.version, **fields)

@@ -99,12 +99,24 @@ def judge(analysis: Analysis, config: VerdictConfig, **report_fields) -> Report:
             findings=findings, wasm_modules=analysis.wasm_modules, **report_fields,
         )
     explanation = _explain(label, score, cats, strong, findings, config) + notes
+    if analysis.cut_short:
+        # A miner found before the time budget ran out still counts; anything less is not a
+        # verdict on the whole file, so it is an error that keeps what was found.
+        if label is not VerdictLabel.miner:
+            return Report(
+                verdict=VerdictLabel.error, score=score, error=analysis.cut_short,
+                explanation=f"Could not be analysed in full: {analysis.cut_short}. Found before "
+                            f"it stopped: {explanation}",
+                findings=findings, wasm_modules=analysis.wasm_modules, **report_fields,
+            )
+        explanation += (f" Note: analysis was cut short ({analysis.cut_short}); the evidence "
+                        "above was found before it stopped.")
     return Report(
         verdict=label,
         score=score,
         technique=ATTACK_TECHNIQUE if label is VerdictLabel.miner else None,
         explanation=explanation,
-        error=analysis.fatal,
+        error=analysis.fatal or analysis.cut_short,
         findings=findings,
         wasm_modules=analysis.wasm_modules,
         **report_fields,

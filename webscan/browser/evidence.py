@@ -18,6 +18,7 @@ import json
 import re
 from dataclasses import dataclass
 
+from webscan import budget
 from webscan.analysis import Analysis
 from webscan.browser.records import Observation, SocketFrame
 from webscan.evidence import excerpt_of, finding
@@ -86,21 +87,23 @@ def decode_frame(payload: str) -> list[object]:
 
 
 def observation_to_analysis(obs: Observation, engines, *, cpu_threshold: float = CPU_SHARE_THRESHOLD,
-                            static: bool = True) -> Analysis:
+                            static: bool = True, file_timeout: float | None = None) -> Analysis:
     """Everything the visit showed, as findings for webscan.verdict.judge.
 
     `engines` is a webscan.scanner.Engines. `static=False` skips the JS/HTML analysis of loaded
-    scripts (the crawler may run those separately, e.g. in a process pool).
+    scripts (the crawler may run those separately, e.g. in a process pool). Each script, document
+    and Wasm module is analysed under its own time budget (`file_timeout` seconds, or the
+    size-based default of webscan.budget), as `webscan scan` analyses a file.
     """
     out = Analysis()
     page = obs.final_url or obs.url
     _protocol(obs, engines, out)
-    _wasm(obs, engines, out)
+    _wasm(obs, engines, out, file_timeout)
     _workers(obs, out)
     _sockets(obs, engines, out)
     _cpu(obs, page, out, cpu_threshold)
     if static:
-        _static(obs, engines, out)
+        _static(obs, engines, out, file_timeout)
     fatal = obs.fatal
     if fatal is not None:
         out.fatal = fatal.message
@@ -142,7 +145,7 @@ def _protocol(obs: Observation, engines, out: Analysis) -> None:
                                         message=f"{rule.description} Seen on one connection: {counts}."))
 
 
-def _wasm(obs: Observation, engines, out: Analysis) -> None:
+def _wasm(obs: Observation, engines, out: Analysis, file_timeout: float | None) -> None:
     done: set[str] = set()
     for m in obs.wasm:
         digest = m.sha256
@@ -153,7 +156,8 @@ def _wasm(obs: Observation, engines, out: Analysis) -> None:
         where = f"{m.realm} {m.where}".strip()
         ctx = f"captured at runtime: {m.api} in {where}; sha256 {digest[:16]}"
         sightings = sum(1 for o in obs.wasm if o.data is m.data or o.sha256 == digest)
-        _safely(out, lambda: engines.wasm.analyse(m.data, target, context=ctx), target)
+        _safely(out, lambda: engines.wasm.analyse(m.data, target, context=ctx), target,
+                budget.budget_for(len(m.data), file_timeout))
         out.findings.append(runtime_finding(
             "runtime.wasm.compiled", Location(target=target, context=ctx),
             message=f"{RUNTIME_RULES['runtime.wasm.compiled'].description} Compiled in "
@@ -216,15 +220,21 @@ def _cpu(obs: Observation, page: str, out: Analysis, threshold: float) -> None:
                     f"peak {obs.cpu_peak_share:.0%}."))
 
 
-def _safely(out: Analysis, run, what: str) -> None:
-    """One script the analysers choke on costs that script, not the site's evidence."""
+def _safely(out: Analysis, run, what: str, seconds: float) -> None:
+    """One script the analysers choke on, or that uses up its time budget, costs that script,
+    not the site's evidence: what it showed before it stopped is kept."""
     try:
-        out.extend(run())
+        with budget.limit(seconds):
+            result = run()
+        out.extend(result)
+    except budget.BudgetExceeded as e:
+        out.extend(e.partial())
+        out.cut_short = f"{e} on {what}"
     except Exception as e:
         out.notes.append(f"internal error analysing {what}: {type(e).__name__}: {e} (please report)")
 
 
-def _static(obs: Observation, engines, out: Analysis) -> None:
+def _static(obs: Observation, engines, out: Analysis, file_timeout: float | None) -> None:
     """Scripts, documents and Blob worker sources through the same engines as `webscan scan`."""
     done: set[str] = set()
     for sc in obs.scripts:
@@ -233,11 +243,13 @@ def _static(obs: Observation, engines, out: Analysis) -> None:
             continue
         done.add(digest)
         if sc.resource_type == "document":
-            _safely(out, lambda: engines.html.analyse(sc.body, sc.url, page_url=sc.url), sc.url)
+            _safely(out, lambda: engines.html.analyse(sc.body, sc.url, page_url=sc.url), sc.url,
+                    budget.budget_for(len(sc.body), file_timeout))
         elif sc.body[:4] == b"\x00asm":
             continue  # modules are analysed from the runtime capture
         else:
-            _safely(out, lambda: engines.js.analyse(sc.body, sc.url), sc.url)
+            _safely(out, lambda: engines.js.analyse(sc.body, sc.url), sc.url,
+                    budget.budget_for(len(sc.body), file_timeout))
     for w in obs.workers:
         if w.source:
             data = w.source.encode("utf-8", "replace")
@@ -245,4 +257,4 @@ def _static(obs: Observation, engines, out: Analysis) -> None:
             if digest not in done:
                 done.add(digest)
                 _safely(out, lambda: engines.js.analyse(data, w.url, context=f"Blob worker started by {w.parent}"),
-                        w.url)
+                        w.url, budget.budget_for(len(data), file_timeout))

@@ -1,24 +1,29 @@
 """Crawl many sites: one browser, a fresh context per site, a verdict per site.
 
 Visiting is waiting (one event loop, `concurrency` visits at a time); judging is CPU work
-(static analysis of every script and module the page loaded), so it runs in a process pool
-and never stalls the visits. The browser layer records, webscan.browser.evidence maps the
-records to findings, webscan.verdict decides: this module only schedules and streams.
+(static analysis of every script and module the page loaded), so it runs in worker processes
+and never stalls the visits. Each script is analysed under its time budget (webscan.budget); a
+judge still busy past the sum of its site's budgets (stuck in C code) is killed and replaced
+(webscan.workers), and that site gets an `error` report. The browser layer records,
+webscan.browser.evidence maps the records to findings, webscan.verdict decides: this module
+only schedules and streams.
 """
 
 from __future__ import annotations
 
 import asyncio
-import multiprocessing as mp
+import functools
 import os
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from webscan import budget
 from webscan.browser.records import Observation
 from webscan.crawl.sites import Site
 from webscan.model import CpuPoint, Report, RuntimeSummary, VerdictLabel
+from webscan.workers import Overran, WorkerDied, WorkerError, Workers
 
 _ENGINES = None
 _SIGS = None
@@ -33,6 +38,7 @@ class CrawlOptions:
     browser: str | None = None
     browser_args: tuple[str, ...] = ()
     sig_dirs: tuple[str, ...] = ()
+    file_timeout_s: float | None = None  # per script; None: budget.default_budget of its size
 
 
 def default_concurrency() -> int:
@@ -57,16 +63,12 @@ def _init_judge(sig_dirs: tuple[str, ...]) -> None:
     _ENGINES = Engines(_SIGS)
 
 
-def _ready() -> bool:
-    return _ENGINES is not None
-
-
-def _judge(obs: Observation, given: str) -> Report:
+def _judge(obs: Observation, given: str, file_timeout: float | None) -> Report:
     """In a worker process: records -> findings -> verdict, with the runtime summary."""
     from webscan.browser.evidence import observation_to_analysis
     from webscan.verdict import judge
 
-    analysis = observation_to_analysis(obs, _ENGINES)
+    analysis = observation_to_analysis(obs, _ENGINES, file_timeout=file_timeout)
     report = judge(analysis, _SIGS.verdict, url=given, signatures_version=_SIGS.version,
                    duration_ms=round(obs.duration_s * 1000, 1))
     report.runtime = runtime_summary(obs, _ENGINES.protocol)
@@ -102,6 +104,15 @@ def runtime_summary(obs: Observation, protocol=None) -> RuntimeSummary:
         pool_jobs=jobs, pool_submits=submits, final_url=obs.final_url or None)
 
 
+def judge_budget(obs: Observation, file_timeout: float | None) -> float:
+    """A site's analysis budget: the sum of its scripts', documents' and modules' budgets (the
+    static pass gives each its own), at least one floor for the runtime evidence."""
+    sizes = [len(sc.body) for sc in obs.scripts]
+    sizes += [len(w.source) for w in obs.workers if w.source]
+    sizes += [len(m.data) for m in obs.wasm]
+    return max(budget.FLOOR_S, sum(budget.budget_for(n, file_timeout) for n in sizes))
+
+
 def _error_report(site: Site, reason: str) -> Report:
     return Report(url=site.given, verdict=VerdictLabel.error, score=0.0, error=reason,
                   explanation=f"Could not be visited: {reason}.")
@@ -114,12 +125,12 @@ async def crawl(sites: list[Site], options: CrawlOptions,
     from webscan.browser.observe import Browser, observe
 
     concurrency = options.concurrency or default_concurrency()
-    ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
-    pool = ProcessPoolExecutor(max_workers=max(1, min(2, os.cpu_count() or 1)), mp_context=ctx,
-                               initializer=_init_judge, initargs=(options.sig_dirs,))
-    # Fork the judges now, before Chromium and the Playwright driver exist: a child forked
-    # later inherits their pipes and sockets, and the driver then never sees end-of-file.
-    await asyncio.get_running_loop().run_in_executor(pool, _ready)
+    judges = max(1, min(2, os.cpu_count() or 1))
+    # A fork server, not fork: a judge forked (or replaced) once Chromium and the Playwright
+    # driver run would inherit their pipes and sockets, and the driver would never see EOF.
+    workers = Workers(judges, _init_judge, (options.sig_dirs,), method="forkserver",
+                      preload=("webscan.crawl.runner", "webscan.browser.evidence")).start()
+    waiting = ThreadPoolExecutor(max_workers=judges, thread_name_prefix="webscan-judge")
     loop = asyncio.get_running_loop()
     gate = asyncio.Semaphore(concurrency)
 
@@ -134,8 +145,15 @@ async def crawl(sites: list[Site], options: CrawlOptions,
             except Exception as e:  # noqa: BLE001 - one site's failure is its own error
                 on_report(_error_report(site, f"the visit failed: {type(e).__name__}: {e}"))
                 return
+        seconds = judge_budget(obs, options.file_timeout_s)
+        run = functools.partial(workers.run, _judge, obs, site.given, options.file_timeout_s,
+                                limit=budget.hard_limit(seconds))
         try:
-            report = await loop.run_in_executor(pool, _judge, obs, site.given)
+            report = await loop.run_in_executor(waiting, run)
+        except Overran:
+            report = _error_report(site, budget.killed_reason(seconds))
+        except (WorkerDied, WorkerError) as e:
+            report = _error_report(site, f"analysis failed: {e}")
         except Exception as e:  # noqa: BLE001
             report = _error_report(site, f"analysis failed: {type(e).__name__}: {e}")
         on_report(report)
@@ -144,4 +162,5 @@ async def crawl(sites: list[Site], options: CrawlOptions,
         async with Browser(options.browser, extra_args=options.browser_args) as browser:
             await asyncio.gather(*(one(s, browser) for s in sites))
     finally:
-        pool.shutdown(wait=False, cancel_futures=True)
+        workers.close()
+        waiting.shutdown(wait=False, cancel_futures=True)

@@ -21,6 +21,7 @@ from urllib.parse import unquote, unquote_to_bytes, urljoin
 from bs4 import BeautifulSoup, SoupStrainer
 
 from webscan.analysis import Analysis
+from webscan.budget import check as check_budget
 from webscan.evidence import finding
 from webscan.html.decode import binary_reason, decode_html
 from webscan.html.positions import LineIndex, StartTag, read_start_tag, script_body_span
@@ -213,6 +214,7 @@ class _Page:
         soup = BeautifulSoup(parsed, "html.parser", parse_only=_Strainer())
         for tag in soup.find_all(True):
             self._element(tag)
+            check_budget()  # after: what the first element shows is kept whatever the budget
         if parsed is not text:
             self._scan_tail(len(parsed))
         if self.skipped_snippets:

@@ -25,6 +25,7 @@ import tree_sitter_javascript
 from tree_sitter import Language, Node, Parser, Query, QueryCursor, QueryError
 
 from webscan.analysis import Analysis
+from webscan.budget import check as check_budget
 from webscan.evidence import excerpt_of, finding
 from webscan.js import deobfuscate as deob
 from webscan.js import strarray
@@ -383,14 +384,17 @@ class JsEngine:
         loc = _Locator(src, target, line_offset, column_offset, context)
         scan = _Scan()
         root: Node = self._parser.parse(src).root_node
+        check_budget()
         if root.has_error:
             out.findings.append(self._parse_finding(root, src, loc))
         words = set(src.translate(_SEPARATE).split())
         self._run_query(root, src, words, scan)
         self._scan_tokens(src, root, words, scan, loc)
+        check_budget()
         self._deobfuscate(src, root, scan, out, loc)
         if rewrite:
             self._resolve_string_arrays(src, root, scan, out, loc)
+        check_budget()
         self._scan_decoded_tokens(scan, loc)
         self._domains(src, root, scan, out, loc)
         self._constants(src, out, loc)
@@ -504,6 +508,7 @@ class JsEngine:
         return ranges
 
     def _on_match(self, owner: str, caps: dict, src: bytes, scan: _Scan, ctx: dict) -> None:
+        check_budget()
         if not owner.startswith("_"):
             hits = scan.rule_hits[owner]
             if len(hits) < MAX_FINDINGS_PER_RULE:
@@ -947,6 +952,7 @@ class JsEngine:
             return
         seen: set[int] = set()
         for d in payloads:
+            check_budget()
             data = d.text.encode("utf-8", "replace")
             h = hash(data)
             if h in seen or not data.strip():

@@ -34,6 +34,8 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
+from webscan.budget import check as check_budget
+
 MAGIC = b"\x00asm"
 SUPPORTED_VERSION = 1
 MAX_LOCALS = 50_000
@@ -581,6 +583,7 @@ class _Decoder:
         pos = 8
         size = len(data)
         while pos < size:
+            check_budget()
             sid = data[pos]
             length, p = _u32(data, pos + 1, size, "a section size")
             end = p + length
@@ -782,6 +785,7 @@ class _Decoder:
         bodies: list[tuple[int, int, int, int]] = []  # (body, size, first instruction, end)
         simple_locals = _SIMPLE_LOCALS.match
         for i in range(n):
+            check_budget()
             b = data[pos] if pos < end else 0x80
             if b < 0x80:
                 size, body = b, pos + 1
