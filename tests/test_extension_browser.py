@@ -114,7 +114,7 @@ def browser(built):
         ctx = p.chromium.launch_persistent_context(
             profile, executable_path=exe, headless=True, viewport={"width": 900, "height": 700},
             args=["--no-sandbox", *switches, f"--disable-extensions-except={built}", f"--load-extension={built}",
-                  f"--host-resolver-rules=MAP {MINING_HOST} 127.0.0.1"])
+                  f"--host-resolver-rules=MAP {MINING_HOST} 127.0.0.1,MAP *.test 127.0.0.1"])
         try:
             sw = ctx.service_workers[0] if ctx.service_workers else ctx.wait_for_event("serviceworker")
             yield ctx, sw, sw.url.split("/")[2]
@@ -143,12 +143,19 @@ def badge(sw, tab: int) -> str:
 
 def configure(ctx, ext_id: str, service: str) -> None:
     """Through the options page, as a user would: service URL, reporting on."""
+    save_options(ctx, ext_id, service, reporting=True, check_defaults=True)
+
+
+def save_options(ctx, ext_id: str, service: str, *, reporting: bool, check_defaults: bool = False) -> None:
+    """The options page's form and Save button (which tells the background the settings changed)."""
     page = ctx.new_page()
     page.goto(f"chrome-extension://{ext_id}/options.html")
-    assert page.locator("#reporting").is_checked() is False  # off by default
-    assert "Never page content, cookies" in page.inner_text("main")
+    if check_defaults:
+        assert page.locator("#reporting").is_checked() is False  # off by default
+        assert "Never page content, cookies" in page.inner_text("main")
+    page.wait_for_function("document.querySelector('#queue').textContent !== ''")  # loaded
     page.fill("#service", service)
-    page.check("#reporting")
+    page.set_checked("#reporting", reporting)
     page.click("#save")
     wait_for("options saved", lambda: page.inner_text("#status") == "Saved.")
     page.close()
@@ -324,3 +331,134 @@ def test_popup_renders_the_evidence_and_stop_ends_the_mining(browser, miner, srv
     wait_for("the stop confirmation", lambda: "Stopped" in popup.inner_text("#status"))
     wait_for("the pool connection closed by the stop", lambda: all(s["closed"] for s in srv.pool_sessions(login=login)))
     popup.close()
+
+
+# --- per-site blocking and allowing, on sites of their own (*.test, mapped to the loopback) -----
+
+@pytest.fixture(scope="module")
+def sites():
+    """A fixture server of its own (its pool sessions are this section's), reached under any
+    name: `on(host, path)`; the pool records each session's Origin, so the site it came from."""
+    with FixtureServer() as server:
+        server.on = lambda host, path: f"http://{host}:{server.ports[0]}{path}"
+        yield server
+
+
+def sessions_from(srv, origin: str, since: float = 0.0) -> list[dict]:
+    return [s for s in srv.pool_sessions() if s["origin"] == origin and s["opened"] >= since]
+
+
+def in_page(page, expr: str):
+    """Evaluate in the page, None while it is between documents (a reload under way)."""
+    try:
+        return page.evaluate(expr)
+    except Exception:  # noqa: BLE001 - "execution context was destroyed" during a navigation
+        return None
+
+
+def mining_now(ctx, sw, srv, url: str):
+    """Open a fixture miner; return (page, tab) once it is judged miner and its pool session is
+    up (the positive control: on this site, as things stand, the miner really runs)."""
+    page = visit(ctx, url)
+    tab = tab_of(sw, url)
+    wait_for(f"the miner badge on {url}", lambda: badge(sw, tab) == "MINE", timeout=40)
+    origin = url.split("/miner/")[0]
+    wait_for(f"a pool session from {origin}", lambda: sessions_from(srv, origin))
+    return page, tab
+
+
+def popup_action(ctx, ext_id: str, tab: int, mode: str | None) -> str:
+    """In the popup, as a user: "Stop and block on this site" in `mode`, or (None) "Allow this
+    site"; returns the popup's answer."""
+    popup = ctx.new_page()
+    try:
+        popup.goto(f"chrome-extension://{ext_id}/popup.html?tab={tab}")
+        popup.wait_for_selector("#verdict.miner")
+        if mode is None:
+            popup.click("#allow")
+        else:
+            popup.select_option("#mode", mode)
+            popup.click("#stop")
+        return wait_for("the popup's answer", lambda: popup.inner_text("#status"))
+    finally:
+        popup.close()
+
+
+def block_site(ctx, sw, ext_id: str, srv, url: str) -> None:
+    """Mine on `url`, then block it from the popup; returns once the tab has reloaded."""
+    page, tab = mining_now(ctx, sw, srv, url)
+    before = page.evaluate("performance.timeOrigin")
+    assert popup_action(ctx, ext_id, tab, "block") == "Blocked and reloading."
+    wait_for("the reload", lambda: (in_page(page, "performance.timeOrigin") or before) != before
+             and in_page(page, "document.readyState") == "complete")
+    page.close()
+
+
+def miner_kept_from_running(page, srv, origin: str, since: float) -> None:
+    """The page's miner tried (its kit started, its socket was refused at least twice, about
+    4 s: the unblocked miner was connected well within that) and never ran: no pool session
+    from the site, not one hash, and no Wasm module reached the extension."""
+    wait_for(f"the miner on {origin} trying and failing to reach its pool",
+             lambda: (in_page(page, "window.miner && miner._retries") or 0) >= 2, timeout=40)
+    assert sessions_from(srv, origin, since) == []
+    assert page.evaluate("miner._hashes") == 0
+
+
+def test_block_mode_keeps_the_miner_from_running_and_leaves_other_sites_alone(browser, sites):
+    ctx, sw, ext_id = browser
+    url = sites.on("blocked.test", "/miner/first-party.html")
+    origin = url.split("/miner/")[0]
+    block_site(ctx, sw, ext_id, sites, url)
+    state = sw.evaluate("chrome.storage.local.get('settings').then(r => r.settings.blocked)")
+    assert state["blocked.test"]["mode"] == "block"
+
+    since = time.time()
+    page = visit(ctx, url)  # a later visit, in a new tab
+    try:
+        tab = tab_of(sw, url)
+        miner_kept_from_running(page, sites, origin, since)
+        assert sw.evaluate("t => webscan.tabs.get(t).wasm.size", tab) == 0
+        # the miner URLs are blocked for this site only: a benign Wasm page elsewhere runs
+        other = sites.on("other.test", "/benign/wasm-physics.html")
+        benign = visit(ctx, other)
+        try:
+            btab = tab_of(sw, other)
+            wait_for("the benign page's Wasm module seen", lambda: sw.evaluate("t => webscan.tabs.get(t).wasm.size", btab))
+            wait_for("the simulation drawing", lambda: benign.inner_text("#e") != "-")
+            frame = benign.evaluate("document.getElementById('c').toDataURL()")
+            wait_for("the bodies moving on", lambda: benign.evaluate("document.getElementById('c').toDataURL()") != frame)
+            assert badge(sw, btab) == ""
+        finally:
+            benign.close()
+    finally:
+        page.close()
+
+
+def test_allowing_a_site_lets_its_miner_run_while_another_blocked_site_stays_blocked(browser, sites):
+    ctx, sw, ext_id = browser
+    allowed, still = (sites.on(h, "/miner/first-party.html") for h in ("allowed.test", "still-blocked.test"))
+    for url in (allowed, still):
+        block_site(ctx, sw, ext_id, sites, url)
+    # "Allow this site", sent the way the popup sends it, for a tab showing the blocked site
+    page = visit(ctx, allowed)
+    tab = tab_of(sw, allowed)
+    opts = ctx.new_page()
+    opts.goto(f"chrome-extension://{ext_id}/options.html")
+    assert opts.evaluate("t => chrome.runtime.sendMessage({type: 'allow', tabId: t})", tab) == {"ok": True}
+    page.close()
+    settings = opts.evaluate("chrome.storage.local.get('settings').then(r => r.settings)")
+    opts.close()
+    assert "allowed.test" in settings["allowlist"] and "allowed.test" not in settings["blocked"]
+    assert settings["blocked"]["still-blocked.test"]["mode"] == "block"
+
+    since = time.time()
+    a, b = visit(ctx, allowed), visit(ctx, still)
+    try:
+        a_origin, b_origin = (u.split("/miner/")[0] for u in (allowed, still))
+        wait_for("the allowed site's miner mining", lambda: any(s["accepted"] for s in sessions_from(sites, a_origin, since)), timeout=40)
+        assert (a.evaluate("miner._hashes") or 0) > 0
+        assert badge(sw, tab_of(sw, allowed)) == ""  # allowed: nothing judged
+        miner_kept_from_running(b, sites, b_origin, since)
+    finally:
+        a.close()
+        b.close()
