@@ -253,14 +253,15 @@ def test_kill_9_under_load_loses_no_acknowledged_report(tmp_path):
     threads = [threading.Thread(target=load, args=(w,)) for w in range(8)]
     for t in threads:
         t.start()
-    deadline = time.monotonic() + 30
-    while len(acked) < 300 and time.monotonic() < deadline:
+    hung = time.monotonic() + 600  # a guard against a wedged service, not a speed bar
+    while len(acked) < 300 and time.monotonic() < hung:
         time.sleep(0.05)
+    under_load = len(acked)
     svc.kill9()
     stop.set()
     for t in threads:
         t.join(timeout=30)
-    assert len(acked) >= 300
+    assert under_load >= 300, "the service stopped acknowledging reports before the kill"
     with ServeProcess("--db", sqlite_url(db), "--rate-limit", "0") as again, \
             httpx.Client(base_url=again.base, timeout=10) as c:
         assert c.get("/healthz").status_code == 200

@@ -1,9 +1,10 @@
 """Schemathesis against the real `webscan serve` process: every operation in /openapi.json gets
 generated requests (valid and invalid), and none may answer 5xx.
 
-Started without --allow-private: generated audit URLs are refused (private, unresolvable or
-malformed hosts give 400/422) instead of launching browsers, and nothing here needs the
-internet. GET /v1/audits/{id} is pointed at audits written into the database beforehand (done,
+Started without --allow-private and with a resolver table (service_support.TEST_NAMES, whose
+one name is loopback): generated audit URLs are refused (private, not in the table, or
+malformed: 400/422) instead of launching browsers, and no generated host name becomes a DNS
+query, so nothing here reaches beyond 127.0.0.1. GET /v1/audits/{id} is pointed at audits written into the database beforehand (done,
 failed, queued), so its 200 path is exercised too, not only 404/422.
 
 Only `not_a_server_error` is enforced (plus, from the service's own /metrics, that every
@@ -151,6 +152,8 @@ def test_run_reached_every_operation_without_5xx(served):
     assert not [ln for ln in lines if 'status="5' in ln], "".join(server.log)[-5000:]
     assert not [ln for ln in server.log if "unhandled error" in ln or "Traceback" in ln], \
         "".join(server.log)[-5000:]
+    assert not [ln for ln in lines if 'route="/v1/audits",method="POST",status="202"' in ln], \
+        "a generated audit URL was queued"
     routes = {ln.split('route="')[1].split('"')[0] for ln in lines}
     assert {path for _, path in OPERATIONS} <= routes
     for route in ("/v1/audits/{audit_id}", "/v1/verdicts", "/v1/reports", "/v1/scan"):

@@ -7,6 +7,7 @@ addresses (127.0.N.1: Linux routes all of 127/8 to lo) to stand for different cl
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 from collections.abc import Iterator
 
@@ -54,6 +55,12 @@ def report(url: str, findings: list[dict], *, reporter: str = REPORTER(1),
             "local_verdict": local, "score": 0.99, "findings": findings}
     PageReport.model_validate(body)  # what we send is what the model allows
     return body
+
+
+def lookup(c: httpx.Client, url: str) -> VerdictLookup:
+    r = c.get("/v1/verdicts", params={"url": url})
+    assert r.status_code == 200, r.text
+    return VerdictLookup.model_validate(r.json())
 
 
 def post(c: httpx.Client, body: dict) -> VerdictLookup:
@@ -195,3 +202,104 @@ def test_rate_limit_answers_429_with_retry_after(sigs, tmp_path):
         with client_from(base, "127.0.40.1") as other:
             assert other.post("/v1/reports", json=report("https://rl.example/y", [])).status_code == 200
         assert "webscan_rate_limited_total" in c.get("/metrics").text
+
+
+# -- verdicts over time and reporter networks ---------------------------------------------------
+
+class Clock:
+    """The service's clock, moved by the test: 30 days pass without waiting for them."""
+
+    def __init__(self) -> None:
+        import time
+
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, days: float) -> None:
+        self.now += days * 86400
+
+
+def test_reports_older_than_the_window_stop_counting(sigs, tmp_path, miner_findings):
+    """Three networks confirm a miner; 29 days on it still stands, 31 days on those reports
+    count for nothing, and two fresh ones are two, not five. An audit that found mining ages
+    the same way: past the window it is a reason to audit again, not a verdict."""
+    from webscan.model import Report, VerdictLabel
+    from webscan.service.app import ServiceConfig, create_app
+
+    clock = Clock()
+    config = ServiceConfig(db_url=sqlite_url(tmp_path / "t.db"), resolver_table=TEST_NAMES,
+                           rate_limits=RateLimits(0, 0, 0, 0), verdict_cache_s=0,
+                           policy=ConsensusPolicy(confirm_reporters=3))
+    app = create_app(sigs=sigs, config=config, clock=clock)
+    url = "https://aging.example/"
+    with LiveServer(app) as base:
+        for n in (1, 2, 3):
+            with client_from(base, f"127.0.{50 + n}.1") as c:
+                v = post(c, report(url, miner_findings, reporter=REPORTER(n)))
+        assert v.verdict.value == "miner" and v.origin_verdict.source == "reporters"
+        with client_from(base) as c:
+            clock.advance(29)
+            assert lookup(c, url).verdict.value == "miner"
+            clock.advance(2)
+            v = lookup(c, url)
+        assert v.verdict.value not in ("miner", "suspicious"), v
+        assert v.origin_verdict.flagging_reporters == 0 and v.origin_verdict.reporters == 3
+        for n in (1, 2):
+            with client_from(base, f"127.0.{50 + n}.1") as c:
+                v = post(c, report(url, miner_findings, reporter=REPORTER(n)))
+        assert v.verdict.value == "suspicious" and v.origin_verdict.flagging_reporters == 2
+
+        store = app.state.store
+        audited = "https://audited-long-ago.example/"
+        found = Report(url=audited, verdict=VerdictLabel.miner, score=0.97,
+                       explanation="the audit crawl saw mining")
+        a = store.create_audit(audited, "https://audited-long-ago.example",
+                               "audited-long-ago.example", "127.0.0.0/24")
+        store.finish_audit(a.id, found, None)
+        with client_from(base) as c:
+            assert lookup(c, audited).verdict.value == "miner"
+            clock.advance(31)
+            v = lookup(c, audited)
+    assert v.verdict.value == "suspicious" and v.origin_verdict.source == "audit"
+    assert "audit again" in v.origin_verdict.explanation
+
+
+@pytest.fixture(scope="module")
+def behind_proxy(sigs, tmp_path_factory) -> Iterator[str]:
+    """The service behind a reverse proxy (--trust-proxy): the client address is the one
+    X-Forwarded-For names, so any IPv4 or IPv6 client can be stood for from loopback."""
+    from webscan.service.app import ServiceConfig, create_app
+
+    db = tmp_path_factory.mktemp("proxy") / "p.db"
+    config = ServiceConfig(db_url=sqlite_url(db), rate_limits=RateLimits(0, 0, 0, 0),
+                           resolver_table=TEST_NAMES, trust_proxy=True,
+                           policy=ConsensusPolicy(confirm_reporters=3))
+    with LiveServer(create_app(sigs=sigs, config=config)) as base:
+        yield base
+
+
+def reporters_after(base: str, url: str, clients: list[str], findings: list[dict]) -> int:
+    """Independent reporters of `url` once each client address has sent one miner report."""
+    with client_from(base) as c:
+        for i, address in enumerate(clients):
+            r = c.post("/v1/reports", json=report(url, findings, reporter=REPORTER(i)),
+                       headers={"X-Forwarded-For": address})
+            assert r.status_code == 200, r.text
+        v = lookup(c, url)
+    assert v.origin_verdict.flagging_reporters == v.origin_verdict.reporters
+    return v.origin_verdict.reporters
+
+
+@pytest.mark.parametrize("clients, independent", [
+    (["2001:db8:aa:1::1", "2001:db8:aa:ffff::2"], 1),  # one /48
+    (["2001:db8:aa::1", "2001:db8:ab::1"], 2),  # two /48s
+    (["2001:db8:aa::1", "2001:db8:aa:1::1", "2001:db8:ab::1", "2001:db8:ac::7"], 3),
+    (["::ffff:198.51.100.7", "198.51.100.200"], 1),  # IPv4-mapped groups with its IPv4 /24
+    (["::ffff:198.51.100.7", "198.51.101.7"], 2),
+    (["198.51.100.1", "198.51.100.254", "::ffff:c633:64fe"], 1),  # hex form of .100.254
+])
+def test_reporters_are_grouped_by_network(behind_proxy, miner_findings, clients, independent):
+    url = f"https://net-{hashlib.sha256(' '.join(clients).encode()).hexdigest()[:12]}.example/"
+    assert reporters_after(behind_proxy, url, clients, miner_findings) == independent
