@@ -9,7 +9,9 @@ What counts as a finding:
     (an `Analysis`, with `fatal` set if need be), never raise. `Scanner.analyse_bytes` catches
     everything so one bad file costs one report, which would hide the bug from a fuzzer; so each
     target calls the engine for its kind exactly as `analyse_bytes` dispatches it, without that
-    catch-all, and then `judge()` as `scan_bytes` does.
+    catch-all, and then `judge()` as `scan_bytes` does. No time budget (webscan.budget) is set
+    either: it would cut a slow pass short and hide it, and a superlinear pass is what a hang
+    finding is for.
   * hang: one input running longer than --timeout-per-input (libFuzzer's `-timeout=`).
   * oom: the process growing past --rss-limit-mb (libFuzzer's `-rss_limit_mb=`).
 Each finding is saved under bench/.cache/fuzz/findings/ (`<target>-crash-<sha1>`, `-timeout-`,
@@ -17,6 +19,8 @@ Each finding is saved under bench/.cache/fuzz/findings/ (`<target>-crash-<sha1>`
 
 Seeds are every .js/.mjs/.html/.htm/.wasm file under site_fixtures/; the writable corpus of a
 target lives in bench/.cache/fuzz/<target>/ (or --corpus-dir/<target>/) and grows across runs.
+A dictionary of tokens per target (TOKENS) helps mutations build structure (chains, nesting,
+decoders), and inputs may grow to --max-len at once (-len_control=0).
 
 Why one subprocess per target, restarted after each finding, rather than libFuzzer's fork mode:
 libFuzzer stops at the first crash or hang, and in-process a hang can only end by the process
@@ -47,6 +51,29 @@ FINDINGS = CACHE / "findings"
 TARGETS = ("js", "html", "wasm")
 SEED_SUFFIXES = {"js": {".js", ".mjs", ".cjs"}, "html": {".html", ".htm"}, "wasm": {".wasm"}}
 NAMES = {"js": "fuzz.js", "html": "fuzz.html", "wasm": "fuzz.wasm"}
+TOKENS: dict[str, list[bytes]] = {
+    # Byte mutations alone seldom build the shapes that make a pass slow (long `+` chains,
+    # deep nesting, layered decoders); libFuzzer splices these tokens in (`-dict=`).
+    "js": [t.encode() for t in (
+        '"ab" + ', "'a' + ", " + ", "(", ")", "[", "]", "{", "}", "eval(", "atob(", "Function(",
+        "new Function(", "String.fromCharCode(", "unescape(", "decodeURIComponent(", r"\x41",
+        r"\u0041", r"\u{41}", "var a = ", "function(){", "=>", "return ", ".split('')",
+        ".join('')", ".reverse()", "['push']", "['shift']", "while(!![]){", "parseInt(", "0x1f",
+        "new Worker(", "WebAssembly.instantiate(", "importScripts(", "`${", "/*", "*/", "//", ",",
+        ";", "\n", "new Blob([", "URL.createObjectURL(", "stratum+tcp://", "CoinHive.Anonymous(",
+        "CryptoNight", "wss://", "document.write(", 'setTimeout("', r"'\x", "_0x")],
+    "html": [t.encode() for t in (
+        "<script>", "</script>", '<script src="', '<iframe srcdoc="', '<iframe src="', '">',
+        "&lt;script&gt;", "&quot;", "&#x3c;", "&amp;", '<object data="', '<embed src="',
+        '<link rel="preload" href="', '<meta http-equiv="refresh" content="0;url=',
+        '<base href="', "<noscript>", "<template>", "<textarea>", "<!--", "-->",
+        "data:text/html;base64,", "data:text/javascript,", "javascript:", ' onload="',
+        "<svg><script>", "<![CDATA[", "<div>", "eval(atob(", '" + "')],
+    "wasm": [b"\x00asm\x01\x00\x00\x00", b"\x01", b"\x02", b"\x03", b"\x05", b"\x07", b"\x0a",
+             b"\x0b", b"\x00", b"\xff\xff\xff\xff\x0f", b"\x80\x80\x80\x80\x00", b"\x60",
+             b"\x7f", b"\x7e", b"\x7b", b"\xfd", b"\xfc", b"\x41", b"\x42", b"\x02\x40",
+             b"\x03\x40", b"\x04\x40", b"\x0b\x0b"],
+}
 MAX_RESTARTS = 50
 """After this many findings in one target the rest of its time is skipped: it keeps tripping."""
 
@@ -122,13 +149,27 @@ COV_RE = re.compile(r"^#(\d+)\s+(INITED|DONE|pulse|NEW|REDUCE)\s+cov: (\d+)")
 ARTIFACT_RE = re.compile(r"Test unit written to (\S+)")
 
 
+def dict_entry(token: bytes) -> str:
+    """One token in libFuzzer's dictionary syntax: printable ASCII as is, the rest as \\xHH."""
+    return "".join(chr(c) if 32 <= c < 127 and c not in b'"\\' else f"\\x{c:02x}"
+                   for c in token)
+
+
+def write_dict(target: str) -> Path:
+    path = CACHE / f"{target}.dict"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(f'"{dict_entry(t)}"\n' for t in TOKENS[target]))
+    return path
+
+
 def fuzz_once(target: str, seconds: int, args: argparse.Namespace, corpus: Path,
               stats: Stats) -> bool:
     """Run one child for up to `seconds`; True if it stopped on a finding."""
     FINDINGS.mkdir(parents=True, exist_ok=True)
     lib_args = [str(corpus), f"-max_total_time={seconds}", f"-timeout={args.timeout_per_input}",
                 f"-rss_limit_mb={args.rss_limit_mb}", f"-max_len={args.max_len}",
-                f"-artifact_prefix={FINDINGS}/{target}-", "-print_final_stats=1"]
+                f"-artifact_prefix={FINDINGS}/{target}-", "-print_final_stats=1",
+                f"-dict={write_dict(target)}", "-len_control=0"]
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", target, "--", *lib_args]
     started = time.monotonic()
     # libFuzzer writes everything to stderr; a deadline a little past its own keeps the parent
