@@ -9,19 +9,25 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
+import sqlite3
 import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import urllib.error
 import urllib.request
 import zlib
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
 from conftest import ROOT
+from service_support import ServeProcess, sqlite_url
 from test_browser_support import chromium_or_skip
 
 sys.path.insert(0, str(ROOT))
@@ -462,3 +468,179 @@ def test_allowing_a_site_lets_its_miner_run_while_another_blocked_site_stays_blo
     finally:
         a.close()
         b.close()
+
+
+# --- the report queue and the signature feed against a real service that comes and goes --------
+
+def stored(sw, key: str):
+    return sw.evaluate("k => chrome.storage.local.get(k).then(r => r[k])", key)
+
+
+def served(base: str, route: str, method: str, status: int) -> int:
+    """How many requests the service answered so, by its own /metrics."""
+    with urllib.request.urlopen(base + "/metrics", timeout=10) as r:
+        text = r.read().decode()
+    m = re.search(rf'^webscan_http_requests_total{{route="{re.escape(route)}",method="{method}",'
+                  rf'status="{status}"}} (\d+)$', text, re.M)
+    return int(m.group(1)) if m else 0
+
+
+def post_status(url: str, body: bytes) -> int:
+    req = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status
+    except urllib.error.HTTPError as e:
+        return e.code
+
+
+def stored_reports(db: Path) -> list[tuple[str, float]]:
+    """(origin, received_at) of every report the service committed, from its database."""
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        return conn.execute("SELECT origin, received_at FROM reports ORDER BY received_at").fetchall()
+
+
+class Watch:
+    """Polls the service's /metrics in a thread and notes when a counter first went past a
+    value: the time the server answered, within a poll."""
+
+    def __init__(self, base: str, route: str, method: str, status: int) -> None:
+        self.args, self.seen, self.stop = (base, route, method, status), [], threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while not self.stop.wait(0.05):
+            self.seen.append((time.time(), served(*self.args)))
+
+    def first_above(self, count: int) -> float | None:
+        return next((t for t, n in self.seen if n > count), None)
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(5)
+
+
+@pytest.fixture
+def options_restored(browser):
+    """These tests point the extension at services of their own; afterwards no service, no
+    reporting (the feed is dropped and the bundled rules come back)."""
+    yield
+    ctx, _, ext_id = browser
+    save_options(ctx, ext_id, "", reporting=False)
+
+
+def reported(sw, origin: str, since_ms: float):
+    return [q for q in stored(sw, "queue") or [] if q["report"]["url"] == origin and int(q["id"].split("-")[0]) >= since_ms]
+
+
+def test_reports_wait_while_the_service_is_down_and_honour_429_retry_after(browser, sites, tmp_path, options_restored):
+    ctx, sw, ext_id = browser
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    save_options(ctx, ext_id, base, reporting=True)  # nothing listens there yet
+
+    # 1. the service is down: each report is tried, fails, and waits in the queue
+    origins = []
+    for host in ("queued-a.test", "queued-b.test"):
+        url = sites.on(host, "/miner/first-party.html")
+        origin, since = url.split("/miner/")[0] + "/", time.time() * 1000
+        page, _ = mining_now(ctx, sw, sites, url)
+        wait_for(f"the report of {origin} tried and queued",
+                 lambda: [q for q in reported(sw, origin, since) if q["attempts"] >= 1])
+        page.close()  # no more reports from it
+        origins.append(origin)
+    assert stored(sw, "lastReportStatus")["status"] == 0  # no answer
+    waiting = stored(sw, "queue")
+    assert {q["report"]["url"] for q in waiting} == set(origins)
+
+    db = tmp_path / "svc.db"
+    # --rate-limit 2: two reports a minute from an address, a burst of 2; then 429 Retry-After
+    with ServeProcess("--db", sqlite_url(db), "--allow-private", "--rate-limit", "2", port=port):
+        # 2. the service is up: every waiting report is delivered, once
+        wait_for("the queue delivered", lambda: stored(sw, "queue") == [], timeout=120)
+        got = [o for o, _ in stored_reports(db)]
+        assert sorted(got) == sorted(q["report"]["url"].rstrip("/") for q in waiting)
+
+        # 3. 429: spend this address's allowance (a refused body spends a token too), then the
+        # extension's next report is refused with Retry-After and must not come back sooner
+        while post_status(base + "/v1/reports", b"{}") != 429:
+            pass
+        refused = served(base, "/v1/reports", "POST", 429)
+        watch = Watch(base, "/v1/reports", "POST", 429)
+        try:
+            url = sites.on("limited.test", "/miner/first-party.html")
+            origin, since = url.split("/miner/")[0] + "/", time.time() * 1000
+            page, _ = mining_now(ctx, sw, sites, url)
+            item = wait_for("a report refused with 429", lambda: [q for q in reported(sw, origin, since) if q["next"]]
+                            if (stored(sw, "lastReportStatus") or {}).get("status") == 429 else None)[0]
+            page.close()
+            status = stored(sw, "lastReportStatus")
+            # the Retry-After the extension read: it set the retry time then, and noted the attempt
+            answered = datetime.fromisoformat(status["at"].replace("Z", "+00:00")).timestamp() * 1000
+            retry_after = round((item["next"] - answered) / 1000)
+            assert retry_after >= 1
+            wait_for("the refused report delivered", lambda: stored(sw, "queue") == [], timeout=retry_after + 90)
+            refused_at = watch.first_above(refused)
+        finally:
+            watch.close()
+        limited = [t for o, t in stored_reports(db) if o == origin.rstrip("/")]
+        assert limited
+        # the server refused each of the extension's reports once (an early retry is refused
+        # again), and took the report only Retry-After seconds after refusing it
+        assert served(base, "/v1/reports", "POST", 429) - refused == len(limited)
+        assert refused_at is not None
+        assert min(limited) - refused_at >= retry_after - 1.0, (min(limited) - refused_at, retry_after)
+
+
+EXTRA_DOMAIN_RULE = """\
+format: 1
+kind: domains
+description: A mining host only the restarted service knows (the signature feed test).
+rules:
+  - id: domains.feed-test-miner
+    description: Loads the feed test's own mining host, a rule the first service did not have.
+    severity: high
+    category: miner-domain-load
+    domains: [feed-test-miner.test]
+    samples:
+      match: [https://feed-test-miner.test/lib.js]
+      no_match: [https://example.org/lib.js]
+"""
+
+
+def test_signature_feed_is_revalidated_with_its_etag_and_replaced_when_it_changes(browser, tmp_path, options_restored):
+    from webscan.rules.loader import load_signatures
+
+    ctx, sw, ext_id = browser
+    extra = tmp_path / "extra-signatures"
+    extra.mkdir()
+    (extra / "feed-test.yaml").write_text(EXTRA_DOMAIN_RULE)
+    old_etag = f'"{load_signatures([ROOT / "signatures"]).digest}"'
+    new_etag = f'"{load_signatures([ROOT / "signatures", extra]).digest}"'
+    assert old_etag != new_etag
+    db, port = sqlite_url(tmp_path / "svc.db"), free_port()
+    base = f"http://127.0.0.1:{port}"
+    feed_from = lambda status: served(base, "/v1/signatures", "GET", status)  # noqa: E731
+
+    with ServeProcess("--db", db, "--rate-limit", "0", port=port):
+        save_options(ctx, ext_id, base, reporting=False)  # a new service: its feed is fetched
+        feed = wait_for("the feed stored", lambda: (lambda f: f if f and f.get("service") == base else None)(stored(sw, "feed")))
+        assert feed["etag"] == old_etag and (feed_from(200), feed_from(304)) == (1, 0)
+        # saving the options again revalidates: If-None-Match, answered 304, the feed kept
+        save_options(ctx, ext_id, base, reporting=False)
+        wait_for("the feed revalidated", lambda: feed_from(304) == 1)
+        after = wait_for("the revalidation noted", lambda: (lambda f: f if f["checked"] > feed["checked"] else None)(stored(sw, "feed")))
+        assert feed_from(200) == 1 and after["etag"] == old_etag and after["text"] == feed["text"]
+
+    # the service restarts with one more signature folder: a new ETag, so a new feed
+    with ServeProcess("--db", db, "--rate-limit", "0", "--signatures", str(ROOT / "signatures"),
+                      "--signatures", str(extra), port=port):
+        save_options(ctx, ext_id, base, reporting=False)
+        fresh = wait_for("the new feed stored", lambda: (lambda f: f if f["etag"] == new_etag else None)(stored(sw, "feed")))
+        assert (feed_from(200), feed_from(304)) == (1, 0)  # the old ETag did not match
+        assert "domains.feed-test-miner" in fresh["text"] and fresh["digest"] != feed["digest"]
+        # and the new rule is in force: the feed's domains block before anything loads
+        rules = wait_for("the new block rule", lambda: [r for r in sw.evaluate("chrome.declarativeNetRequest.getDynamicRules()")
+                                                         if "feed-test-miner.test" in r["condition"].get("requestDomains", [])])
+        assert rules[0]["action"]["type"] == "block"
