@@ -2,7 +2,10 @@
 server, the stub pool and a real `webscan serve`: a miner turns the badge on and its report is
 stored by the service; heavy benign pages keep the badge off; a miner script from a known
 mining domain is blocked before it loads; the popup renders the evidence; "stop" ends the
-mining. Everything listens on 127.0.0.1; a known mining host is mapped there for the browser.
+mining; "block" keeps a site's miner from ever running and "allow" undoes it for that site only;
+reports wait while the service is down and honour its 429 Retry-After; the signature feed is
+revalidated with its ETag. Everything listens on 127.0.0.1; a known mining host and the
+per-site tests' `*.test` sites are mapped there for the browser.
 """
 
 from __future__ import annotations
