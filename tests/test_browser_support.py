@@ -22,13 +22,16 @@ WASM = ROOT / "site_fixtures" / "wasm"
 Route = tuple[str, bytes] | Callable[[BaseHTTPRequestHandler], None]
 
 
-def chromium_or_skip() -> str:
+def chromium_or_skip(*, allow_module_level: bool = False) -> str:
+    """The Chromium every browser test uses, or one skip with one reason for all of them
+    (under CI=true the conftest turns that skip into a failure). Call it at module level with
+    `allow_module_level=True` to skip a whole file."""
     from webscan.browser.launch import ChromiumNotFound, find_chromium
 
     try:
         return find_chromium()
     except ChromiumNotFound as e:
-        pytest.skip(f"browser tests need Chromium: {e}")
+        pytest.skip(f"browser tests need Chromium: {e}", allow_module_level=allow_module_level)
 
 
 class Site:
@@ -74,6 +77,20 @@ class Site:
         self.release.set()
         self.server.shutdown()
         self.server.server_close()
+
+
+def never_finishes(release: threading.Event, content_type: str, first_bytes: bytes):
+    """A route whose body never ends while the test runs (it announces 100 kB, sends a few
+    bytes and waits for `release`): a page that loads it never fires `load`."""
+    def handler(req: BaseHTTPRequestHandler) -> None:
+        req.send_response(200)
+        req.send_header("Content-Type", content_type)
+        req.send_header("Content-Length", "100000")
+        req.end_headers()
+        req.wfile.write(first_bytes)
+        req.wfile.flush()
+        release.wait(600)
+    return handler
 
 
 def html(body: str) -> tuple[str, bytes]:

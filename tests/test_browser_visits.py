@@ -4,26 +4,13 @@ record (not a hang), and the evidence mapping judged by the one verdict module."
 from __future__ import annotations
 
 import asyncio
-import time
 
 import pytest
 
 from test_browser_support import (Site, browser_runner, engines, html, js,  # noqa: F401
-                                  pool, wasm)
+                                  never_finishes, pool, wasm)
 
 BUSY_WORKER = "onmessage = () => {}; let x = 0; for (;;) { x = (x * 1103515245 + 12345) | 0; }"
-
-
-def _hang(release):
-    def handler(req):
-        req.send_response(200)
-        req.send_header("Content-Type", "image/png")
-        req.send_header("Content-Length", "100000")
-        req.end_headers()
-        req.wfile.write(b"\x89PNG")
-        req.wfile.flush()
-        release.wait(60)  # never finishes while the test runs
-    return handler
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +38,7 @@ def site(pool):  # noqa: F811
         "/popup.html": html("<script>window.open('/idle.html'); window.open('/idle.html');</script>"),
         "/file.bin": lambda req: _attachment(req),
     })
-    s.routes["/hang.png"] = _hang(s.release)
+    s.routes["/hang.png"] = never_finishes(s.release, "image/png", b"\x89PNG")
     holder["site"] = s
     yield s
     s.close()
@@ -99,9 +86,8 @@ def test_cpu_series_grows_for_busy_page_and_stays_low_when_idle(browser_runner, 
 
 
 def test_page_that_never_finishes_loading_ends_with_an_error(browser_runner, site):  # noqa: F811
-    start = time.monotonic()
+    """How long it takes to end is a figure: bench/bench_visit_endings.py."""
     obs = browser_runner.observe(site.url("/never.html"), window_s=1, nav_timeout_s=2)
-    assert time.monotonic() - start < 30
     assert obs.fatal is not None and obs.fatal.kind == "load-timeout"
     assert obs.cpu  # the page committed, so it was still watched
 
@@ -116,9 +102,10 @@ def test_renderer_crash_ends_the_visit_and_the_browser_goes_on(browser_runner, s
     async def crash(visit):
         asyncio.ensure_future(visit.cdp("Page.crash", timeout=3))
 
-    obs = browser_runner.observe(site.url("/crash.html"), window_s=5, after_load=crash)
+    # A window far longer than the runner waits (120 s): only the crash can end this visit in
+    # time. How soon it ends is a figure: bench/bench_visit_endings.py.
+    obs = browser_runner.observe(site.url("/crash.html"), window_s=600, after_load=crash)
     assert obs.fatal is not None and obs.fatal.kind == "crash", obs.errors
-    assert obs.duration_s < 5  # ended by the crash, not by the window
     after = browser_runner.observe(site.url("/idle.html"), window_s=1)
     assert after.fatal is None, after.errors
 
@@ -127,7 +114,7 @@ def test_popups_are_closed_and_downloads_refused(browser_runner, site):  # noqa:
     obs = browser_runner.observe(site.url("/popup.html"), window_s=1)
     assert obs.popups == 2 and obs.fatal is None, obs.errors
     obs = browser_runner.observe(site.url("/file.bin"), window_s=1, nav_timeout_s=5)
-    assert obs.fatal is not None and obs.fatal.kind in ("download", "navigation"), obs.errors
+    assert obs.fatal is not None and obs.fatal.kind == "download", obs.errors
 
 
 def test_browser_is_restarted_after_it_dies(browser_runner, site):  # noqa: F811
@@ -168,7 +155,7 @@ def test_busy_benign_page_is_not_a_miner(browser_runner, site, engines, sigs):  
     report = judge(observation_to_analysis(obs, engines), sigs.verdict, url=obs.url)
     cats = {f.category for f in report.findings}
     assert "runtime-cpu" in cats and "wasm-load" in cats  # it was busy, it did run Wasm
-    assert report.verdict.value != "miner", report.explanation
+    assert report.verdict.value == "clean", report.explanation  # a physics page must stay clean
 
 
 def test_fatal_error_without_evidence_is_an_error_verdict(browser_runner, engines, sigs):  # noqa: F811
