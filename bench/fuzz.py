@@ -272,7 +272,14 @@ def main(argv: list[str] | None = None) -> int:
         description="Coverage-guided fuzzing of webscan's JS, HTML and Wasm analysers (atheris). "
                     "Reports crashes (an analyser raised), hangs and memory blow-ups, saving each "
                     "input under bench/.cache/fuzz/findings/.",
-        epilog="Run it niced on a shared machine: nice -n 19 .venv/bin/python bench/fuzz.py ...")
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Each target runs in its own libFuzzer child and is restarted after a finding,\n"
+               "so the run always lasts --seconds. The exit status is 1 if anything was found.\n"
+               "Turn each finding into a regression input: copy it to\n"
+               "tests/fuzz_regressions/<target>/<what-it-did>.<ext> (tests/test_fuzz_regressions.py\n"
+               "runs them all). Replay one by hand with:\n"
+               "  .venv/bin/python bench/fuzz.py --worker js -- bench/.cache/fuzz/findings/js-crash-...\n"
+               "Run it niced on a shared machine: nice -n 19 .venv/bin/python bench/fuzz.py ...")
     p.add_argument("--seconds", type=int, required=True,
                    help="total fuzzing time; split evenly across targets with --target all")
     p.add_argument("--target", choices=[*TARGETS, "all"], default="all",
