@@ -15,13 +15,9 @@ from pathlib import Path
 import pytest
 
 from conftest import run_cli
+from test_browser_support import chromium_or_skip
 
-from webscan.browser.launch import ChromiumNotFound, find_chromium
-
-try:
-    find_chromium()
-except ChromiumNotFound as e:  # pragma: no cover - depends on the machine
-    pytest.skip(f"no Chromium: {e}", allow_module_level=True)
+chromium_or_skip(allow_module_level=True)
 
 from site_fixtures.server import FixtureServer  # noqa: E402
 
@@ -56,8 +52,7 @@ def test_every_fixture_page_gets_its_verdict(srv, crawled):
     expected = {srv.url(p["path"]): p["expect"] for p in PAGES}
     assert set(got) == set(expected)  # url exactly as given, one line each
     wrong = {u: (got[u]["verdict"], want, got[u]["explanation"][:200])
-             for u, want in expected.items()
-             if (got[u]["verdict"] == "miner") != (want == "miner")}
+             for u, want in expected.items() if got[u]["verdict"] != want}
     assert not wrong, wrong
     assert r.returncode == 1  # --fail-on miner, and there are miners
 
@@ -70,7 +65,8 @@ def test_miner_reports_carry_runtime_evidence(srv, crawled):
     rt = first["runtime"]
     assert rt["cpu_seconds"] > 0 and rt["pool_submits"] >= 1 and rt["workers"] >= 1
     assert rt["cpu_series"] and all(p["share"] >= 0 for p in rt["cpu_series"])
-    assert any(f["kind"] in ("protocol", "runtime", "wasm") for f in first["findings"])
+    # the page's pool frames, its CPU and workers, and the module it ran all count as evidence
+    assert {"protocol", "runtime", "wasm"} <= {f["kind"] for f in first["findings"]}
     assert first["wasm_modules"]
 
 
@@ -104,7 +100,7 @@ def test_csv_summary_and_bad_input(srv, tmp_path):
     assert "skipped" in r.stderr and "only http and https" in r.stderr
     rows = list(csv.reader(out.open()))
     assert rows[0][:3] == ["url", "verdict", "score"] and len(rows) == 2
-    assert rows[1][0] == srv.url("/benign/mdn-example.html") and rows[1][1] != "miner"
+    assert rows[1][:2] == [srv.url("/benign/mdn-example.html"), "clean"]
 
 
 def test_unreachable_site_is_an_error_and_the_crawl_goes_on(srv, tmp_path):
@@ -115,7 +111,7 @@ def test_unreachable_site_is_an_error_and_the_crawl_goes_on(srv, tmp_path):
     rows = {json.loads(x)["url"]: json.loads(x) for x in out.read_text().splitlines()}
     assert rows["http://127.0.0.1:9/"]["verdict"] == "error"
     assert rows["http://127.0.0.1:9/"]["error"]
-    assert rows[srv.url("/benign/chat.html")]["verdict"] in ("clean", "suspicious")
+    assert rows[srv.url("/benign/chat.html")]["verdict"] == "clean"
 
 
 def test_usage_errors():
@@ -166,8 +162,11 @@ def test_hostile_pages_are_errors_with_reasons_and_the_crawl_goes_on(srv, tmp_pa
     assert "Traceback" not in r.stderr, r.stderr
     rows = {json.loads(x)["url"]: json.loads(x) for x in out.read_text().splitlines()}
     assert set(rows) == set(urls)
-    for t in ("/trap/redirect-loop", "/trap/huge.html", "/trap/download", "/trap/slow?ms=60000"):
-        row = rows[srv.url(t)]
-        assert row["verdict"] == "error" and row["error"], (t, row["verdict"], row["explanation"])
-    assert all(row["verdict"] != "miner" for row in rows.values())
-    assert rows[srv.url("/benign/mdn-example.html")]["verdict"] != "error"
+    # A visit that could not be completed (no answer, a download, a load that never ends, a
+    # dialog storm that ends the visit) is an error with its reason; popups are closed and the
+    # page is judged on what it did.
+    expected = {t: "error" for t in traps} | {"/trap/popups.html": "clean",
+                                              "/benign/mdn-example.html": "clean"}
+    got = {t: rows[srv.url(t)]["verdict"] for t in expected}
+    assert got == expected, {t: rows[srv.url(t)]["explanation"][:200] for t in expected}
+    assert all(row["error"] for row in rows.values() if row["verdict"] == "error")
