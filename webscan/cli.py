@@ -444,6 +444,15 @@ def serve(
     workers: Annotated[int, typer.Option("--workers", min=1, max=64, help="Worker processes "
                        "(one per core for throughput). With more than one, rate limits and "
                        "/metrics are per process.")] = 1,
+    file_timeout: Annotated[Optional[float], typer.Option(
+        "--file-timeout", min=0.01, metavar="SECONDS", show_default=False,
+        help=_file_timeout_help(
+            "POST /v1/scan upload", "Scans run in a process of their own, so other requests "
+            "are answered meanwhile. An upload that uses it up is answered with verdict error "
+            "(\"analysis time budget exceeded after N s\") and the findings made so far, "
+            "unless those already make it a miner; a scan stuck past the budget plus a grace "
+            "is killed.")),
+    ] = None,
     signatures: SigOpt = None,
 ) -> None:
     """Start the verdict service (FastAPI) with its database.
@@ -477,7 +486,7 @@ def serve(
         audit_window_s=audit_window, audit_nav_timeout_s=audit_nav_timeout,
         audit_deadline_s=audit_deadline, resolver_table=table,
         browser=browser, trust_proxy=trust_proxy,
-        sig_dirs=tuple(str(d) for d in signatures or ()))
+        sig_dirs=tuple(str(d) for d in signatures or ()), scan_timeout_s=file_timeout)
     try:
         if workers == 1:
             application = create_app(sigs=sigs, config=config)

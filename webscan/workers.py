@@ -170,11 +170,16 @@ class Workers:
     def size(self) -> int:
         return len(self._slots)
 
-    def start(self) -> "Workers":
-        """Start every worker now, so that the first jobs do not wait for them."""
+    def start(self, *, wait: bool = False) -> "Workers":
+        """Start every worker now, so that the first jobs do not wait for them; with `wait`,
+        also until each is ready (a worker that cannot start raises WorkerError here)."""
         for s in self._slots:
             if s.proc is None and not self.closed:
                 s.start()
+        if wait:
+            for s in self._slots:
+                if s.proc is not None and not s.ready:
+                    s._await_ready()
         return self
 
     def pids(self) -> list[int]:

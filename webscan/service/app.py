@@ -10,9 +10,11 @@ parts (compiling signatures into engines, opening and migrating the database) ha
 from __future__ import annotations
 
 import asyncio
+import functools
 import hmac
 import json
 import logging
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -35,7 +37,8 @@ from webscan.consensus import ConsensusPolicy, RuleCatalog, network_of, shared_v
 from webscan.model import (ATTACK_TECHNIQUE, Audit, AuditRequest, PageReport, Report,
                            VerdictLabel, VerdictLookup)
 from webscan.rules.loader import SignatureSet, load_signatures
-from webscan.scanner import Scanner
+from webscan.parallel import build_scanner, scan_bytes_in_worker, supervised
+from webscan.scanner import DEFAULT_MAX_BYTES
 from webscan.service.audits import AuditQueue, QueueFull
 from webscan.service.limits import BodyLimitMiddleware
 from webscan.service.metrics import Metrics, MetricsMiddleware
@@ -44,6 +47,7 @@ from webscan.service.store import ReportRow, Store
 from webscan.service.targets import TargetRefused, check_target, resolver_for, split_target
 from webscan.service.uploads import read_upload
 from webscan.service.verdict_cache import ChangeBoard, VerdictCache
+from webscan.workers import Workers
 
 log = logging.getLogger("webscan.service")
 
@@ -90,6 +94,9 @@ class ServiceConfig:
     sig_dirs: tuple[str, ...] = ()
     trust_proxy: bool = False  # take the client address from X-Forwarded-For
     verdict_cache_s: float = 30.0  # how stale a lookup may be after a write on another host
+    scan_timeout_s: float | None = None
+    """Analysis time budget per POST /v1/scan upload; None: webscan.budget's size-based default."""
+    scan_processes: int = 1  # scan worker processes (per service worker)
     resolver_table: dict[str, list[str]] | None = None
     """Audit targets' names answered from this table (name -> addresses) and nothing else;
     None: the system's resolver (DNS)."""
@@ -156,11 +163,16 @@ def create_app(*, sigs: SignatureSet | None = None, config: ServiceConfig | None
     if max_upload_bytes is not None:
         config.max_upload_bytes = max_upload_bytes
     sigs = sigs or load_signatures()
-    scanner = Scanner(sigs)
     catalog = RuleCatalog(sigs)
-    # The JS engine holds one tree-sitter parser, which is not safe to share between threads;
-    # scans are CPU-bound under the GIL anyway, so serialising them costs little.
-    scan_lock = threading.Lock()
+    # Uploads are analysed in worker processes, never on the event loop (a scan in a thread
+    # would still hold the GIL through the pure-Python passes and starve every other request),
+    # each within its time budget: a worker that overruns it is killed and replaced. A fork
+    # server, as the service holds threads and sockets a forked child would inherit.
+    scans = Workers(config.scan_processes, build_scanner,
+                    (sigs, DEFAULT_MAX_BYTES, None, config.scan_timeout_s), method="forkserver",
+                    preload=("webscan.parallel",))
+    scan_waits = ThreadPoolExecutor(max_workers=config.scan_processes,
+                                    thread_name_prefix="webscan-scan")
     metrics = Metrics()
     feed = signatures_document(sigs)
     etag = f'"{sigs.digest}"'
@@ -187,9 +199,14 @@ def create_app(*, sigs: SignatureSet | None = None, config: ServiceConfig | None
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
         await queue.start()
+        await run_in_threadpool(functools.partial(scans.start, wait=True))
+        restore_signals = _abort_scans_on_exit_signals(scans)
         try:
             yield
         finally:
+            restore_signals()
+            await run_in_threadpool(scans.close)
+            scan_waits.shutdown(wait=False, cancel_futures=True)
             await queue.stop()
             await run_in_threadpool(store.close)
             readers.shutdown(wait=False)
@@ -399,26 +416,34 @@ def create_app(*, sigs: SignatureSet | None = None, config: ServiceConfig | None
 
     # -- static scans and the signature feed -------------------------------------------------
     def scan_sync(data: bytes, name: str) -> Report:
-        with scan_lock:
-            return scanner.scan_bytes(data, name)
+        """One upload's Report from a scan worker, within its budget whatever the input."""
+        return supervised(scans, scan_bytes_in_worker, (data, name), path=name, size=len(data),
+                          file_timeout=config.scan_timeout_s, sigs=sigs)
 
     @app.post("/v1/scan", response_model=Report, openapi_extra={"requestBody": SCAN_BODY_DOC},
               responses={400: {"description": "empty or malformed upload"},
                          413: {"description": "upload over the size limit"},
                          415: {"description": "unsupported Content-Type"},
-                         429: {"description": "rate limited; see Retry-After"}})
+                         429: {"description": "rate limited; see Retry-After"},
+                         503: {"description": "the service is stopping; retry elsewhere"}})
     async def scan(request: Request,
                    name: str = Query("upload.js", min_length=1, max_length=255,
                                      pattern=r"^[^\x00-\x1f\x7f]+$",
                                      description="file name; its suffix picks the analyser "
                                                  "when the content does not")) -> Report:
-        """Static verdict for one uploaded JS, HTML or Wasm file."""
+        """Static verdict for one uploaded JS, HTML or Wasm file, within the file's analysis
+        time budget: past it the verdict is `error` ("analysis time budget exceeded after N
+        s") with the findings made so far, or `miner` if those already make one."""
         limit("scans", request)
         data, name = await read_upload(request, name, config.max_upload_bytes)
         if not data:
             raise HTTPException(400, "empty upload: send the file's bytes as the body or in "
                                      "a multipart field named `file`")
-        report = await run_in_threadpool(scan_sync, data, name)
+        report = await asyncio.get_running_loop().run_in_executor(scan_waits, scan_sync, data,
+                                                                   name)
+        if scans.closed:
+            raise HTTPException(503, "the service is stopping; send the file again later",
+                                headers={"Retry-After": "30"})
         metrics.count_verdict(report.verdict.value)
         return report
 
@@ -451,6 +476,35 @@ def create_app(*, sigs: SignatureSet | None = None, config: ServiceConfig | None
 
     app.openapi = openapi
     return app
+
+
+def _abort_scans_on_exit_signals(scans: Workers) -> Callable[[], None]:
+    """On SIGTERM/SIGINT, kill the scan workers before uvicorn's own handler runs.
+
+    uvicorn waits for running requests before it stops, and a scan may run for its whole
+    budget: killed workers make those requests answer 503 at once, so the service stops
+    promptly. Signal handlers belong to the main thread; elsewhere (a test's server thread)
+    nothing is changed. Returns the function that puts the previous handlers back."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    previous: dict[int, Callable] = {}
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        handler = signal.getsignal(sig)
+        if not callable(handler):
+            continue  # not uvicorn's: leave the default or ignored disposition alone
+
+        def abort_then(signum: int, frame, handler: Callable = handler) -> None:  # noqa: ANN001
+            scans.abort()
+            handler(signum, frame)
+
+        previous[sig] = handler
+        signal.signal(sig, abort_then)
+
+    def restore() -> None:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+    return restore
 
 
 _EMPTY_EVIDENCE = b'"evidence":[]}'
