@@ -221,7 +221,9 @@ def test_signatures_import_writes_a_loadable_file(tmp_path):
     r = run_cli("scan", str(page), "-s", str(ROOT / "signatures"), "-s", str(out.parent),
                 "--format", "jsonl", "--fail-on", "never")
     row = _jsonl(r.stdout)[0]
-    assert any("evil-miner-test.net" in (f["excerpt"] or "") + f["message"] for f in row["findings"]), row
+    assert row["verdict"] == "miner", row["explanation"]  # a listed host loaded as a script
+    (f,) = [f for f in row["findings"] if f["rule"] == "imported.nocoin"]
+    assert f["category"] == "miner-domain-load" and "evil-miner-test.net" in f["message"]
 
 
 def test_html_report_escapes_and_shows_evidence(tree):
