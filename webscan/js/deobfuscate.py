@@ -13,6 +13,7 @@ import base64
 import binascii
 import re
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from tree_sitter import Node
@@ -167,87 +168,135 @@ def _callee_name(fn: Node) -> str | None:
     return None
 
 
-def _unparen(node: Node) -> Node:
+def unparen(node: Node) -> Node:
     while node.type == "parenthesized_expression" and node.named_child_count == 1:
         node = node.named_children[0]
     return node
 
 
-def evaluate(node: Node, depth: int = 0) -> tuple[str, list[str]] | None:
-    """The string value of an expression built only from literals, with the decoders used.
+MAX_FOLD_VISITS = 4_000_000
+"""Expression nodes one script may fold, all expressions together. Folding is memoised per node
+(each node costs one visit however many enclosing calls or chains contain it), so this is only
+reached by a script of millions of literal terms; past it, folding stops and the engine notes
+that the bound was hit instead of spending unbounded time on one file."""
 
-    Returns (value, steps) where steps name the decoders applied (e.g. ["atob"]); None when
-    the expression depends on anything not known statically. Depth is bounded, so nested
-    input cannot exhaust the Python stack.
+
+class Folder:
+    """Constant folding of literal expressions for one script, memoised per node.
+
+    Nested decoder calls and chains are reached from several places (the chain's top, every
+    `eval(...)`/`atob(...)` around it); without the memo each would fold its whole subtree again,
+    which is quadratic in nesting. `visits` counts nodes folded (tests assert it is linear in
+    the input); `bound_hit` says which bound stopped folding, if one did.
     """
-    if depth > MAX_EVAL_DEPTH:
+
+    def __init__(self, max_visits: int = MAX_FOLD_VISITS) -> None:
+        self.memo: dict[int, tuple[str, list[str]] | None] = {}
+        self.visits = 0
+        self.max_visits = max_visits
+        self.bound_hit: str | None = None
+
+    def value(self, node: Node, depth: int = 0) -> tuple[str, list[str]] | None:
+        """The string value of an expression built only from literals, with the decoders used.
+
+        Returns (value, steps) where steps name the decoders applied (e.g. ["atob"]); None when
+        the expression depends on anything not known statically or a bound stopped folding.
+        """
+        if depth > MAX_EVAL_DEPTH:
+            self.bound_hit = self.bound_hit or f"literal expressions nested over {MAX_EVAL_DEPTH} deep"
+            return None
+        node = unparen(node)
+        key = node.id
+        if key in self.memo:
+            return self.memo[key]
+        self.visits += 1
+        if self.visits > self.max_visits:
+            self.bound_hit = f"over {self.max_visits:,} expression nodes folded"
+            return None
+        before = self.bound_hit
+        v = self._fold(node, depth)
+        if v is not None or self.bound_hit == before:  # a bound's None may fold at a lower depth
+            self.memo[key] = v
+        return v
+
+    def _fold(self, node: Node, depth: int) -> tuple[str, list[str]] | None:
+        lit = literal_text(node)
+        if lit is not None:
+            return lit, []
+        t = node.type
+        if t == "number":
+            return (node.text or b"").decode(), []
+        if t == "binary_expression":
+            op = node.child_by_field_name("operator")
+            if op is None or op.type != "+":
+                return None
+            # walk the left spine iteratively: 'a' + 'b' + 'c' nests to the left, one visit per term
+            parts: list[Node] = []
+            cur = node
+            while cur.type == "binary_expression":
+                o = cur.child_by_field_name("operator")
+                if o is None or o.type != "+":
+                    break
+                right = cur.child_by_field_name("right")
+                if right is None:
+                    return None
+                parts.append(right)
+                self.visits += 1
+                if self.visits > self.max_visits:
+                    self.bound_hit = f"over {self.max_visits:,} expression nodes folded"
+                    return None
+                cur = unparen(cur.child_by_field_name("left") or cur)
+            parts.append(cur)
+            out: list[str] = []
+            steps: list[str] = []
+            total = 0
+            for p in reversed(parts):
+                v = self.value(p, depth + 1)
+                if v is None:
+                    return None
+                out.append(v[0])
+                steps += v[1]
+                total += len(v[0])
+                if total > MAX_DECODED:
+                    self.bound_hit = self.bound_hit or f"a folded string over {MAX_DECODED >> 20} MB"
+                    return None
+            return "".join(out), steps
+        if t == "call_expression":
+            fn = node.child_by_field_name("function")
+            args = node.child_by_field_name("arguments")
+            if fn is None or args is None:
+                return None
+            fn = unparen(fn)
+            name = _callee_name(fn)
+            argv = args.named_children
+            if name in _DECODERS and len(argv) >= 1:
+                inner = self.value(argv[0], depth + 1)
+                if inner is None:
+                    return None
+                value = _apply_decoder(name, inner[0])
+                return None if value is None else (value, inner[1] + [name])
+            if name in ("String.fromCharCode", "String.fromCodePoint"):
+                chars = []
+                for a in argv[:MAX_DECODED]:
+                    a = unparen(a)
+                    if a.type != "number":
+                        return None
+                    try:
+                        chars.append(chr(int((a.text or b"0").decode(), 0)))
+                    except ValueError:
+                        return None
+                return "".join(chars), [name]
+            if fn.type == "function_expression":
+                unpacked = unpack_packer_call(fn, argv, depth, self)
+                if unpacked is not None:
+                    return unpacked, ["p,a,c,k,e,d packer"]
+            # "...".split("").reverse().join("") and similar need an interpreter: give up
         return None
-    node = _unparen(node)
-    lit = literal_text(node)
-    if lit is not None:
-        return lit, []
-    t = node.type
-    if t == "number":
-        return (node.text or b"").decode(), []
-    if t == "binary_expression":
-        op = node.child_by_field_name("operator")
-        if op is None or op.type != "+":
-            return None
-        # walk the left spine iteratively: 'a' + 'b' + 'c' nests to the left
-        parts: list[Node] = []
-        cur = node
-        while cur.type == "binary_expression" and len(parts) < 10000:
-            o = cur.child_by_field_name("operator")
-            if o is None or o.type != "+":
-                break
-            right = cur.child_by_field_name("right")
-            if right is None:
-                return None
-            parts.append(right)
-            cur = _unparen(cur.child_by_field_name("left") or cur)
-        parts.append(cur)
-        out, steps, total = [], [], 0
-        for p in reversed(parts):
-            v = evaluate(p, depth + 1)
-            if v is None:
-                return None
-            out.append(v[0])
-            steps += v[1]
-            total += len(v[0])
-            if total > MAX_DECODED:
-                return None
-        return "".join(out), steps
-    if t == "call_expression":
-        fn = node.child_by_field_name("function")
-        args = node.child_by_field_name("arguments")
-        if fn is None or args is None:
-            return None
-        fn = _unparen(fn)
-        name = _callee_name(fn)
-        argv = args.named_children
-        if name in _DECODERS and len(argv) >= 1:
-            inner = evaluate(argv[0], depth + 1)
-            if inner is None:
-                return None
-            value = _apply_decoder(name, inner[0])
-            return None if value is None else (value, inner[1] + [name])
-        if name in ("String.fromCharCode", "String.fromCodePoint"):
-            chars = []
-            for a in argv[:MAX_DECODED]:
-                a = _unparen(a)
-                if a.type != "number":
-                    return None
-                try:
-                    chars.append(chr(int((a.text or b"0").decode(), 0)))
-                except ValueError:
-                    return None
-            return "".join(chars), [name]
-        if fn.type == "function_expression":
-            unpacked = unpack_packer_call(fn, argv, depth)
-            if unpacked is not None:
-                return unpacked, ["p,a,c,k,e,d packer"]
-        # "...".split("").reverse().join("") and similar need an interpreter: give up
-    return None
+
+
+def evaluate(node: Node, depth: int = 0) -> tuple[str, list[str]] | None:
+    """`Folder.value` with a memo of its own, for one expression."""
+    return Folder().value(node, depth)
 
 
 def _apply_decoder(name: str, value: str) -> str | None:
@@ -284,20 +333,21 @@ def _base_n(n: int, radix: int) -> str:
             return out
 
 
-def unpack_packer_call(fn: Node, argv: list[Node], depth: int) -> str | None:
+def unpack_packer_call(fn: Node, argv: list[Node], depth: int, folder: Folder | None = None) -> str | None:
     """Unpack the p,a,c,k,e,d packer when its arguments are literals; bounded work."""
+    folder = folder or Folder()
     params = fn.child_by_field_name("parameters")
     if params is None or params.named_child_count < 4 or len(argv) < 4:
         return None
-    payload = evaluate(argv[0], depth + 1)
+    payload = folder.value(argv[0], depth + 1)
     if payload is None:
         return None
     try:
-        radix = int((_unparen(argv[1]).text or b"").decode(), 0)
-        count = int((_unparen(argv[2]).text or b"").decode(), 0)
+        radix = int((unparen(argv[1]).text or b"").decode(), 0)
+        count = int((unparen(argv[2]).text or b"").decode(), 0)
     except ValueError:
         return None
-    kw_node = _unparen(argv[3])
+    kw_node = unparen(argv[3])
     keywords: list[str] | None = None
     # 'a|b|c'.split('|')
     if kw_node.type == "call_expression":
@@ -307,8 +357,8 @@ def unpack_packer_call(fn: Node, argv: list[Node], depth: int) -> str | None:
             obj = f.child_by_field_name("object")
             prop = f.child_by_field_name("property")
             if obj is not None and prop is not None and prop.text == b"split" and a.named_child_count == 1:
-                words = evaluate(obj, depth + 1)
-                sep = evaluate(a.named_children[0], depth + 1)
+                words = folder.value(obj, depth + 1)
+                sep = folder.value(a.named_children[0], depth + 1)
                 if words is not None and sep is not None and sep[0]:
                     keywords = words[0].split(sep[0])
     if keywords is None or not 2 <= radix <= 95 or count > 1_000_000:
@@ -377,8 +427,12 @@ def string_arrays(src: bytes) -> tuple[list[Decoded], list[StringArrayInfo]]:
     return out, infos
 
 
-def escaped_strings(src: bytes, root: Node | None) -> tuple[list[Decoded], int]:
+def escaped_strings(src: bytes, root: Node | None,
+                    deep: Callable[[int], bool] | None = None) -> tuple[list[Decoded], int]:
     """String literals written with \\xNN / \\uNNNN escapes, decoded.
+
+    `deep(pos)` says a position is too deep in the tree to look up (O(depth) per look-up);
+    those literals are found on their line of text instead, as when there is no tree.
 
     Returns the decoded strings and how many of them escape plain ASCII letters or digits,
     which legitimate code has no reason to do (it escapes control or non-ASCII characters).
@@ -390,8 +444,8 @@ def escaped_strings(src: bytes, root: Node | None) -> tuple[list[Decoded], int]:
     for m in _ASCII_ESCAPE_HIT.finditer(src):
         if m.start() < last_end:
             continue
-        if root is None:
-            # no tree (file too large to parse): take the enclosing quotes on this line
+        if root is None or (deep is not None and deep(m.start())):
+            # no tree (file too large to parse, or too deep here): the enclosing quotes on the line
             ls = src.rfind(b"\n", 0, m.start()) + 1
             le = src.find(b"\n", m.end())
             le = len(src) if le < 0 else le

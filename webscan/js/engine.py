@@ -53,6 +53,25 @@ _SEPARATE = bytes(c if c in _IDENT_BYTES and c < 0x80 else 0x20 for c in range(2
 _WORD = re.compile(r"[A-Za-z0-9_$]+")
 _WORD_SPLIT = re.compile(r"[^A-Za-z0-9_$]+")
 _KEY_LIKE = re.compile(r"^[A-Za-z0-9]{20,128}$")
+MAX_QUERY_DEPTH = 1500
+"""Structure rules match constructs that start at most this many syntax levels deep; deeper
+code is searched as text only (tokens, domains, escapes, constants) and a note says so. Real
+code stays within a few hundred levels. A deeper tree is built to stall analysers: every step
+up the tree from depth d costs O(d) in tree-sitter (nodes keep no parent pointer), and its
+query engine degrades sharply past 65,535 levels."""
+MAX_QUERY_STATES = 64
+"""In-progress matches the query engine keeps at once (tree-sitter's match limit). Without it a
+left-nested chain (`a + b + ...`, `x.f().f()...`) keeps one pending match per level and every
+node visited updates them all: quadratic. When the limit is hit the outermost pending matches
+are dropped, and a note says so."""
+MAX_PROTOCOL_CANDIDATES = 256
+"""Object literals or assignments holding a protocol value that are rebuilt per script; each
+costs a few steps up the tree, and a few hundred give every message shape there is."""
+MAX_PARENT_HOPS = 8
+"""Steps up the tree from a match to its statement block; each step costs O(depth)."""
+MAX_SURVEY_EXPANDED = 200_000
+"""Nodes the depth survey expands (only those whose subtree could reach MAX_QUERY_DEPTH); past
+it the unexplored rest is treated as deep, so the survey itself stays bounded."""
 MAX_NORMALISE_BYTES = 1 << 20
 """Scripts over this size are not rewritten for hidden names (only for string arrays): the
 rewrite costs a second analysis, and miner snippets that hide names this way are small."""
@@ -60,13 +79,15 @@ rewrite costs a second analysis, and miner snippets that hide names this way are
 # The engine's own structural patterns. Capture names start with "_" so they never clash
 # with rule captures; each pattern's handler is the name of its first capture.
 _INTERNAL_PATTERNS: list[tuple[str, str | None]] = [
-    # 'Coin' + 'Hive': the topmost literal concatenation is folded
-    ('(binary_expression left: [(string) (template_string) (binary_expression)] operator: "+" '
-     "right: [(string) (template_string)]) @_concat", r"""['"`]\s*\+\s*['"`]"""),
+    # 'Coin' + 'Hive': every binary expression near a literal concatenation, so that the tops
+    # of `+` chains are found in one pass (see _fold_concats). A pattern with field children
+    # (`left: ... right: ...`) would keep one in-progress match per level of a left-nested chain.
+    ("(binary_expression) @_bin", r"""['"`]\s*\+\s*['"`]"""),
     # eval("..."), Function("..."), atob("..."), setTimeout("...")
     ('(call_expression function: (identifier) @_callee (#any-of? @_callee "eval" "Function" "atob" '
-     '"setTimeout" "setInterval" "execScript") arguments: (arguments . (_)))', None),
-    ('(new_expression constructor: (identifier) @_newfn (#eq? @_newfn "Function") arguments: (arguments))', None),
+     '"setTimeout" "setInterval" "execScript") arguments: (arguments . (_))) @_callsite', None),
+    ('(new_expression constructor: (identifier) @_newfn (#eq? @_newfn "Function") arguments: (arguments)) @_callsite',
+     None),
     # where URLs are loaded: sockets, workers, scripts, fetches, imports
     ('(new_expression constructor: [(identifier) @_load (member_expression property: (property_identifier) @_load)] '
      '(#any-of? @_load "WebSocket" "Worker" "SharedWorker" "EventSource") '
@@ -106,6 +127,10 @@ class _Scan:
     protocol_objects: list[tuple[Any, _Hit]] = field(default_factory=list)
     packer_payloads: list[deob.Decoded] = field(default_factory=list)
     normalise: bool = False  # names or keys hidden in concatenations: rewrite the script
+    folder: deob.Folder = field(default_factory=deob.Folder)
+    deep: "_DeepZones" = field(default_factory=lambda: _DeepZones([]))
+    protocol_candidates: int = 0
+    query_limited: bool = False
 
 
 _PREDICATE = re.compile(r'\(#(eq|any-of|match)\?\s+@[\w.-]+((?:\s+"(?:[^"\\]|\\.)*")+)\s*\)')
@@ -385,6 +410,7 @@ class JsEngine:
         scan = _Scan()
         root: Node = self._parser.parse(src).root_node
         check_budget()
+        scan.deep = _DeepZones.survey(root)
         if root.has_error:
             out.findings.append(self._parse_finding(root, src, loc))
         words = set(src.translate(_SEPARATE).split())
@@ -404,8 +430,29 @@ class JsEngine:
             for shape, call in self._helpers.messages(src, root, _object_shape):
                 scan.protocol_objects.append((shape, _hit_of(call, src)))
         self._protocol_findings(scan, out, loc)
+        self._bound_notes(scan, out, loc)
         self._payloads(scan, out, loc, target, depth, budget)
         return out
+
+    def _bound_notes(self, scan: _Scan, out: Analysis, loc: "_Locator") -> None:
+        """Say which explicit bound stopped a pass, so a reader knows what was not seen."""
+        if scan.deep.zones:
+            out.notes.append(
+                f"{loc.target}: {scan.deep.size:,} bytes of code nested deeper than "
+                f"{MAX_QUERY_DEPTH} syntax levels were searched as text only (structure rules "
+                "do not reach that deep)")
+        if scan.query_limited:
+            out.notes.append(
+                f"{loc.target}: over {MAX_QUERY_STATES} constructs nested in one another were "
+                "pending at once (a long chain such as a + b + ...); structure rules may miss "
+                "the outermost ones")
+        if scan.protocol_candidates > MAX_PROTOCOL_CANDIDATES:
+            out.notes.append(
+                f"{loc.target}: {scan.protocol_candidates:,} objects carry pool-protocol values; "
+                f"only the first {MAX_PROTOCOL_CANDIDATES} were rebuilt as messages")
+        if scan.folder.bound_hit:
+            out.notes.append(f"{loc.target}: folding of literal expressions stopped at a bound "
+                             f"({scan.folder.bound_hit}); the rest was left unfolded")
 
     def _analyse_in_windows(self, src: bytes, target: str, line_offset: int, column_offset: int,
                             context: str | None, depth: int, budget: list[int]) -> Analysis:
@@ -438,28 +485,43 @@ class JsEngine:
     # --- query -------------------------------------------------------------------------------
 
     def _run_query(self, root: Node, src: bytes, words: set[bytes], scan: _Scan) -> None:
-        ctx = {"concat": set(), "seen": set()}
+        """Every pattern's matches, then the `+` chains folded (one pass each).
+
+        Each cursor is bounded by MAX_QUERY_DEPTH and MAX_QUERY_STATES, which makes a query
+        pass O(nodes). Trigger ranges are used only while they are few next to the tree:
+        each range costs a descent from the root and re-visits the range's ancestors.
+        """
+        ctx: dict[str, Any] = {"bins": [], "seen": set()}
         if self._unanchored is not None:
-            for idx, caps in QueryCursor(self._unanchored).matches(root):
-                self._on_match(self._unanchored_owner[idx], caps, src, scan, ctx)
-        if self._anchored is None:
-            return
-        ranges = self._trigger_ranges(src, words)
-        if ranges is None:  # triggers everywhere: one pass over the whole tree is cheaper
-            for idx, caps in QueryCursor(self._anchored).matches(root):
-                self._on_match(self._anchored_owner[idx], caps, src, scan, ctx)
-            return
-        cursor = QueryCursor(self._anchored)
-        seen = ctx["seen"]
-        for s, e in ranges:
-            cursor.set_byte_range(s, e)
+            cursor = _cursor(self._unanchored)
             for idx, caps in cursor.matches(root):
-                first = next(iter(caps.values()), None)
-                key = (idx, first[0].start_byte, first[0].end_byte) if first else (idx, s, e)
-                if key in seen:
-                    continue
-                seen.add(key)
-                self._on_match(self._anchored_owner[idx], caps, src, scan, ctx)
+                self._on_match(self._unanchored_owner[idx], caps, src, scan, ctx)
+            scan.query_limited |= cursor.did_exceed_match_limit
+        if self._anchored is not None:
+            ranges = self._trigger_ranges(src, words)
+            if ranges is not None and (scan.deep.zones or
+                                       len(ranges) * RANGE_COST_NODES > root.descendant_count) \
+                    and _is_utf8(src):
+                # one pass over the whole tree is cheaper (but tree-sitter's text predicates
+                # raise on invalid UTF-8, which trigger ranges mostly keep out of reach)
+                ranges = None
+            cursor = _cursor(self._anchored)
+            if ranges is None:
+                for idx, caps in cursor.matches(root):
+                    self._on_match(self._anchored_owner[idx], caps, src, scan, ctx)
+            else:
+                seen = ctx["seen"]
+                for s, e in ranges:
+                    cursor.set_byte_range(s, e)
+                    for idx, caps in cursor.matches(root):
+                        first = next(iter(caps.values()), None)
+                        key = (idx, first[0].start_byte, first[0].end_byte) if first else (idx, s, e)
+                        if key in seen:
+                            continue
+                        seen.add(key)
+                        self._on_match(self._anchored_owner[idx], caps, src, scan, ctx)
+            scan.query_limited |= cursor.did_exceed_match_limit
+        self._fold_concats(ctx["bins"], scan)
 
     def _trigger_ranges(self, src: bytes, words: set[bytes]) -> list[tuple[int, int]] | None:
         """Byte ranges where some anchored pattern could match, merged; None if too many."""
@@ -517,10 +579,10 @@ class JsEngine:
                     hits.append(_hit_of(nodes[0], src))
             return
         node = caps[owner][0]
-        if owner == "_concat":
-            self._on_concat(node, scan, ctx["concat"])
+        if owner == "_bin":
+            ctx["bins"].append(node)
         elif owner in ("_callee", "_newfn"):
-            self._on_call(node.parent, owner == "_newfn", scan)
+            self._on_call(caps["_callsite"][0], owner == "_newfn", scan)
         elif owner == "_load":
             for arg in caps.get("_arg", []):
                 scan.load_ranges.append((arg.start_byte, arg.end_byte))
@@ -534,10 +596,15 @@ class JsEngine:
             for arr in caps.get("_arg", []):
                 self._on_blob(arr, scan)
         elif owner == "_pobj":
+            scan.protocol_candidates += 1
+            if scan.protocol_candidates > MAX_PROTOCOL_CANDIDATES:
+                return
             name = node.text.decode("utf-8", "replace")
             block = node.parent
+            hops = 0
             while block is not None and block.type not in ("statement_block", "program"):
-                block = block.parent
+                hops += 1
+                block = block.parent if hops < MAX_PARENT_HOPS else None
             key = (name, block.start_byte if block is not None else -1)
             if block is not None and key not in ctx["seen"]:
                 ctx["seen"].add(key)
@@ -545,6 +612,9 @@ class JsEngine:
                 if shape:
                     scan.protocol_objects.append((shape, _hit_of(node.parent.parent, src)))
         elif owner == "_proto":
+            scan.protocol_candidates += 1
+            if scan.protocol_candidates > MAX_PROTOCOL_CANDIDATES:
+                return
             pair = node.parent.parent if node.parent is not None else None
             obj = pair.parent if pair is not None else None
             if obj is not None and obj.type == "object":
@@ -559,23 +629,50 @@ class JsEngine:
                 if top is not obj:
                     scan.protocol_objects.append((_object_shape(obj), _hit_of(obj, src)))
 
-    def _on_concat(self, node: Node, scan: _Scan, done: set[int]) -> None:
-        top = node
-        while (top.parent is not None and top.parent.type in ("binary_expression", "parenthesized_expression")
-               and (top.parent.type != "binary_expression" or
-                    (top.parent.child_by_field_name("operator") is not None
-                     and top.parent.child_by_field_name("operator").type == "+"))):
-            top = top.parent
-        if top.start_byte in done:
+    def _fold_concats(self, bins: list[Node], scan: _Scan) -> None:
+        """Fold the top of every `+` chain that joins literals ('Coin' + 'Hive'), once.
+
+        `bins` are the binary expressions near literal concatenations. Sorted in tree order
+        (start, outermost first), a stack of open ones gives each its nearest enclosing binary
+        expression without stepping up the tree: a `+` whose enclosing `+` holds it as an
+        operand (through parentheses) continues that chain, any other `+` starts one. Each
+        node is looked at once and each chain folded once, with a memo shared by every fold
+        in the script: O(nodes).
+        """
+        if not bins:
             return
-        done.add(top.start_byte)
-        v = deob.evaluate(top)
-        if v is not None and v[0]:
-            how = "string concatenation" + (f" and {', '.join(v[1])}" if v[1] else "")
-            scan.decoded.append(deob.Decoded(v[0], top.start_byte, how))
-            # a name or key split into pieces ('Coin' + 'Hive'), not prose or markup
-            if not v[1] and (v[0] in self._reveal_words or _KEY_LIKE.match(v[0])):
-                scan.normalise = True
+        bins.sort(key=lambda n: (n.start_byte, -n.end_byte))
+        stack: list[tuple[int, Node, bool]] = []  # (end byte, node, is a `+`)
+        tops: dict[int, Node] = {}  # node id -> top of its chain
+        wanted: dict[int, Node] = {}  # tops of chains with a literal + literal step
+        for b in bins:
+            while stack and stack[-1][0] <= b.start_byte:
+                stack.pop()
+            op = b.child_by_field_name("operator")
+            plus = op is not None and op.type == "+"
+            if plus:
+                top = b
+                if stack and stack[-1][2]:
+                    parent = stack[-1][1]
+                    for side in ("left", "right"):
+                        c = parent.child_by_field_name(side)
+                        if c is not None and deob.unparen(c).id == b.id:
+                            top = tops.get(parent.id, parent)
+                            break
+                tops[b.id] = top
+                left, right = b.child_by_field_name("left"), b.child_by_field_name("right")
+                if (left is not None and right is not None and right.type in _LITERALS
+                        and left.type in _CHAIN_LEFT):
+                    wanted.setdefault(top.id, top)
+            stack.append((b.end_byte, b, plus))
+        for top in wanted.values():
+            v = scan.folder.value(top)
+            if v is not None and v[0]:
+                how = "string concatenation" + (f" and {', '.join(v[1])}" if v[1] else "")
+                scan.decoded.append(deob.Decoded(v[0], top.start_byte, how))
+                # a name or key split into pieces ('Coin' + 'Hive'), not prose or markup
+                if not v[1] and (v[0] in self._reveal_words or _KEY_LIKE.match(v[0])):
+                    scan.normalise = True
 
     def _on_call(self, call: Node | None, is_new: bool, scan: _Scan) -> None:
         if call is None:
@@ -586,7 +683,7 @@ class JsEngine:
             return
         name = fn.text.decode("utf-8", "replace")
         if name == "atob":
-            v = deob.evaluate(call)
+            v = scan.folder.value(call)
             if v is not None:
                 raw = v[0].encode("latin-1", "replace")
                 text = deob.is_texty(raw, min_share=0.9)
@@ -597,7 +694,7 @@ class JsEngine:
                                                      payload=deob.looks_like_js(text) and len(text) > 200))
             return
         body = args.named_children[-1] if name == "Function" else args.named_children[0]
-        v = deob.evaluate(body)
+        v = scan.folder.value(body)
         if v is None or not v[0].strip():
             return
         text = v[0]
@@ -609,7 +706,7 @@ class JsEngine:
 
     def _on_blob(self, arr: Node, scan: _Scan) -> None:
         for part in arr.named_children[:64]:
-            v = deob.evaluate(part)
+            v = scan.folder.value(part)
             if v is not None and deob.looks_like_js(v[0]):
                 scan.packer_payloads.append(deob.Decoded(v[0], part.start_byte, "Blob worker source",
                                                          payload=True))
@@ -638,9 +735,9 @@ class JsEngine:
                     pos = src.find(tok, end)
                     continue
                 checks += 1
-                if root is not None:
-                    node = root.descendant_for_byte_range(pos, end)
-                    t = node.type if node is not None else ""
+                node = scan.deep.node_at(root, pos, end)
+                if node is not None:
+                    t = node.type
                     if t == "comment":
                         pos = src.find(tok, end)
                         continue
@@ -687,7 +784,7 @@ class JsEngine:
 
     def _deobfuscate(self, src: bytes, root: Node | None, scan: _Scan, out: Analysis,
                      loc: "_Locator") -> None:
-        esc, hidden = deob.escaped_strings(src, root)
+        esc, hidden = deob.escaped_strings(src, root, deep=scan.deep.contains)
         scan.decoded += esc
         # names spelled as escapes (`X['\x41\x6e...']`): rewrite so the rules see them
         if hidden and any(d.text in self._reveal_words for d in esc):
@@ -742,10 +839,9 @@ class JsEngine:
         per_rule: dict[str, int] = defaultdict(int)
         for hit, cs, ce in self.domains.find_in_text(text)[:500]:
             b = cs if ascii_only else len(text[:cs].encode("utf-8", "replace"))
-            if root is not None:
-                node = root.descendant_for_byte_range(b, b + max(1, ce - cs))
-                if node is not None and node.type == "comment":
-                    continue
+            node = scan.deep.node_at(root, b, b + max(1, ce - cs))
+            if node is not None and node.type == "comment":
+                continue
             loaded = self._is_loaded(b, root, scan, hit.url)
             self._domain_finding(hit, b, loaded, out, loc, per_rule, None)
         texts = [d for d in scan.decoded if d.text and not d.payload]
@@ -767,10 +863,8 @@ class JsEngine:
         for s, e in scan.load_ranges:
             if s <= b < e:
                 return True
-        if root is None:
-            return False
-        node = root.descendant_for_byte_range(b, b + 1)
-        for _ in range(8):
+        node = scan.deep.node_at(root, b, b + 1)
+        for _ in range(MAX_PARENT_HOPS):
             if node is None:
                 return False
             t = node.type
@@ -1017,16 +1111,24 @@ class _Locator:
         self.column_offset = column_offset
         self.context = context
 
+    _starts: list[int] | None = None
+
+    def _row(self, b: int) -> tuple[int, int]:
+        """Row and line start of byte `b`, by bisection in the line starts (built once, on
+        first use): a count of newlines per call would make many findings quadratic."""
+        if self._starts is None:
+            self._starts = _line_starts(self.src)
+        row = bisect_right(self._starts, b) - 1
+        return row, self._starts[row]
+
     def row_col(self, b: int) -> tuple[int, int]:
         b = max(0, min(b, len(self.src)))
-        row = self.src.count(b"\n", 0, b)
-        ls = self.src.rfind(b"\n", 0, b) + 1
+        row, ls = self._row(b)
         return row, b - ls
 
     def location(self, b: int, extra: str | None = None) -> Location:
         b = max(0, min(b, len(self.src)))
-        row = self.src.count(b"\n", 0, b)
-        ls = self.src.rfind(b"\n", 0, b) + 1
+        row, ls = self._row(b)
         seg = self.src[ls:b]
         col = len(seg.decode("utf-8", "replace")) if not seg.isascii() else len(seg)
         if row == 0:
@@ -1035,6 +1137,78 @@ class _Locator:
         if extra:
             ctx = f"{ctx}; {extra}" if ctx else extra
         return Location(target=self.target, line=row + 1 + self.line_offset, column=col + 1, context=ctx)
+
+
+_LITERALS = frozenset(("string", "template_string"))
+_CHAIN_LEFT = frozenset(("string", "template_string", "binary_expression"))
+RANGE_COST_NODES = 64
+"""What one trigger range costs the query engine, in nodes of a whole-tree pass (a descent
+from the root and the range's ancestors): more ranges than nodes / this, one pass is cheaper."""
+
+
+def _is_utf8(src: bytes) -> bool:
+    if src.isascii():
+        return True
+    try:
+        src.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _cursor(query: Query) -> QueryCursor:
+    cursor = QueryCursor(query, match_limit=MAX_QUERY_STATES)
+    cursor.set_max_start_depth(MAX_QUERY_DEPTH)
+    return cursor
+
+
+class _DeepZones:
+    """Byte ranges of the subtrees that start deeper than MAX_QUERY_DEPTH, found by a survey
+    that expands only nodes whose subtree is big enough to reach that depth (a subtree of k
+    nodes is at most k levels high): cheap on real code, bounded on any tree.
+
+    Tree look-ups at a byte position cost O(depth); inside a deep zone they are refused
+    (`node_at` gives None) and callers fall back to their text-only path.
+    """
+
+    def __init__(self, zones: list[tuple[int, int]]) -> None:
+        zones.sort()
+        merged: list[tuple[int, int]] = []
+        for s, e in zones:
+            if merged and s <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(e, merged[-1][1]))
+            else:
+                merged.append((s, e))
+        self.zones = merged
+        self._starts = [s for s, _ in merged]
+        self.size = sum(e - s for s, e in merged)
+
+    @classmethod
+    def survey(cls, root: Node, limit: int = MAX_QUERY_DEPTH) -> "_DeepZones":
+        zones: list[tuple[int, int]] = []
+        stack: list[tuple[Node, int]] = [(root, 0)]
+        expanded = 0
+        while stack:
+            node, d = stack.pop()
+            if d + node.descendant_count <= limit:
+                continue
+            if d >= limit or expanded >= MAX_SURVEY_EXPANDED:
+                zones.append((node.start_byte, node.end_byte))
+                continue
+            expanded += 1
+            stack.extend((c, d + 1) for c in node.children)
+        return cls(zones)
+
+    def contains(self, pos: int) -> bool:
+        if not self.zones:
+            return False
+        k = bisect_right(self._starts, pos) - 1
+        return k >= 0 and pos < self.zones[k][1]
+
+    def node_at(self, root: Node | None, start: int, end: int) -> Node | None:
+        if root is None or self.contains(start):
+            return None
+        return root.descendant_for_byte_range(start, end)
 
 
 def _line_starts(data: bytes) -> list[int]:
