@@ -8,6 +8,9 @@ depend on when exactly it comes. No test measures time.
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import http.server
 import json
 import os
 import signal
@@ -15,6 +18,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -164,6 +168,42 @@ def test_crawler_static_pass_has_the_budget_per_script(sigs):
     report = judge(observation_to_analysis(obs, engines, file_timeout=0.05), sigs.verdict,
                    url=obs.url)
     assert report.verdict.value == "miner" and "cut short" in report.explanation
+
+
+@contextlib.contextmanager
+def _static_site(folder: Path) -> Iterator[str]:
+    """A plain HTTP server on 127.0.0.1 for `folder`."""
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
+    handler.log_message = lambda *a: None
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler) as httpd:
+        thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield f"http://127.0.0.1:{httpd.server_address[1]}"
+        finally:
+            httpd.shutdown()
+
+
+def test_crawl_analyses_each_loaded_script_within_its_budget(tmp_path):
+    """A real crawl of a page that loads a 1.3 MB script: it runs at once in the browser, but
+    its static analysis cannot finish in 0.05 s, so the site is an error naming the script."""
+    from test_browser_support import chromium_or_skip
+
+    chromium_or_skip()
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "index.html").write_text('<html><body><script src="big.js"></script></body></html>')
+    (site / "big.js").write_text("".join(f"function f{i}(a){{return a*{i}+1;}}\n"
+                                         for i in range(40000)))
+    out = tmp_path / "r.jsonl"
+    with _static_site(site) as base:
+        r = run_cli("crawl", base + "/index.html", "--out", str(out), "--window", "1",
+                    "--file-timeout", "0.05", timeout=600)
+    row = json.loads(out.read_text())
+    assert row["verdict"] == "error", (row, r.stderr)
+    assert row["error"].startswith("analysis time budget exceeded after 0.05 s on ")
+    assert row["error"].endswith("/big.js")
+    assert r.returncode == 0
 
 
 # --- the service --------------------------------------------------------------------------
