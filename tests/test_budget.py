@@ -52,7 +52,7 @@ def files(tmp_path: Path) -> Path:
     d = tmp_path / "in"
     d.mkdir()
     (d / "a_slow.html").write_text(many_scripts(MENTION))
-    (d / "b_chain.js").write_text(plus_chain(2000))  # 10 KB
+    (d / "b_chain.js").write_text(plus_chain(200_000))  # 1.4 MB, the issue's shape
     (d / "c_miner.js").write_text("var m = new CoinHive.Anonymous('Sx5ZbP3yY1PxbTIZ8fcJ9zNuTvD"
                                   "hOA3R', {throttle: 0.3});\nm.start();\n")
     (d / "d_clean.js").write_text("export function add(a, b) { return a + b; }\n")
