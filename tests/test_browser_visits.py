@@ -37,6 +37,7 @@ def site(pool):  # noqa: F811
         "/crash.html": html("<p>about to crash</p>"),
         "/popup.html": html("<script>window.open('/idle.html'); window.open('/idle.html');</script>"),
         "/file.bin": lambda req: _attachment(req),
+        "/to-download.html": html("<script>location.href = '/file.bin';</script>"),
     })
     s.routes["/hang.png"] = never_finishes(s.release, "image/png", b"\x89PNG")
     holder["site"] = s
@@ -115,6 +116,10 @@ def test_popups_are_closed_and_downloads_refused(browser_runner, site):  # noqa:
     assert obs.popups == 2 and obs.fatal is None, obs.errors
     obs = browser_runner.observe(site.url("/file.bin"), window_s=1, nav_timeout_s=5)
     assert obs.fatal is not None and obs.fatal.kind == "download", obs.errors
+    # a page that sends itself to a download keeps its loaded document, which is watched
+    obs = browser_runner.observe(site.url("/to-download.html"), window_s=1, nav_timeout_s=5)
+    assert obs.fatal is None and obs.downloads == 1, obs.errors
+    assert obs.cpu and obs.final_url == site.url("/to-download.html")
 
 
 def test_browser_is_restarted_after_it_dies(browser_runner, site):  # noqa: F811

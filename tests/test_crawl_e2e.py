@@ -154,8 +154,9 @@ def test_kill_9_mid_crawl_then_resume_gives_one_valid_line_per_site(srv, tmp_pat
 
 def test_hostile_pages_are_errors_with_reasons_and_the_crawl_goes_on(srv, tmp_path):
     traps = ["/trap/redirect-loop", "/trap/huge.html", "/trap/download", "/trap/slow?ms=60000",
-             "/trap/dialogs.html", "/trap/popups.html", "/trap/never-loads.html"]
-    urls = [srv.url(t) for t in traps] + [srv.url("/benign/mdn-example.html")]
+             "/trap/dialogs.html", "/trap/never-loads.html"]
+    watched = ["/trap/popups.html", "/trap/download.html", "/benign/mdn-example.html"]
+    urls = [srv.url(t) for t in traps + watched]
     out = tmp_path / "r.jsonl"
     r = run_cli("crawl", *urls, "--out", str(out), "--window", "2", "--nav-timeout", "6",
                 timeout=600)
@@ -163,10 +164,9 @@ def test_hostile_pages_are_errors_with_reasons_and_the_crawl_goes_on(srv, tmp_pa
     rows = {json.loads(x)["url"]: json.loads(x) for x in out.read_text().splitlines()}
     assert set(rows) == set(urls)
     # A visit that could not be completed (no answer, a download, a load that never ends, a
-    # dialog storm that ends the visit) is an error with its reason; popups are closed and the
-    # page is judged on what it did.
-    expected = {t: "error" for t in traps} | {"/trap/popups.html": "clean",
-                                              "/benign/mdn-example.html": "clean"}
+    # dialog storm that ends the visit) is an error with its reason; popups are closed and a
+    # download started by a loaded page is refused, and those pages are judged on what they did.
+    expected = {t: "error" for t in traps} | {t: "clean" for t in watched}
     got = {t: rows[srv.url(t)]["verdict"] for t in expected}
     assert got == expected, {t: rows[srv.url(t)]["explanation"][:200] for t in expected}
     assert all(row["error"] for row in rows.values() if row["verdict"] == "error")

@@ -290,6 +290,9 @@ class Visit:
                 return False
             nav.result()
         except PwTimeout:
+            if await self._loaded_anyway():
+                self.obs.final_url = self.page.url
+                return not self.stop.is_set()
             self.error("load-timeout", f"the page did not finish loading within {self.nav_timeout_s:.0f} s",
                        fatal=True)
             committed = self.page.url not in ("", "about:blank")
@@ -307,6 +310,18 @@ class Visit:
             stopped.cancel()
         self.obs.final_url = self.page.url
         return not self.stop.is_set()
+
+    async def _loaded_anyway(self) -> bool:
+        """True when the document did load though goto() never saw it: a page that starts a
+        navigation which turns into a download (refused) keeps its document, loaded, while
+        Playwright waits for the load of the navigation that never commits."""
+        if self.obs.downloads == 0:
+            return False
+        try:
+            state = await asyncio.wait_for(self.page.evaluate("document.readyState"), 2.0)
+        except Exception:
+            return False
+        return state == "complete"
 
     async def _watch(self) -> None:
         """The observation window: CPU samples every interval, activity early on."""
