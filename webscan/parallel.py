@@ -10,6 +10,7 @@ has already built the Scanner, so they start in milliseconds and share its memor
 
 from __future__ import annotations
 
+import multiprocessing as mp
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -94,8 +95,12 @@ def scan_targets(
     if len(targets) < 2 or sum(t.size for t in targets) < SMALL_RUN_BYTES:
         jobs = 1
     jobs = max(1, min(jobs, len(targets)))
-    scanner = Scanner(sigs, max_bytes=max_bytes, page_url=page_url, file_timeout=file_timeout)
-    workers = Workers(jobs, _adopt, (scanner,), method="fork").start()
+    if "fork" in mp.get_all_start_methods():
+        scanner = Scanner(sigs, max_bytes=max_bytes, page_url=page_url, file_timeout=file_timeout)
+        workers = Workers(jobs, _adopt, (scanner,), method="fork").start()
+    else:  # each worker builds its own Scanner
+        workers = Workers(jobs, build_scanner, (sigs, max_bytes, page_url, file_timeout),
+                          method="spawn").start()
     dispatch = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="webscan-scan")
     window = jobs * 8  # enough queued work to keep every worker busy, bounded memory
     pending: dict[int, Future] = {}

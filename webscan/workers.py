@@ -205,7 +205,7 @@ class Workers:
             proc = s.proc
             if proc is not None and proc.pid:
                 try:
-                    os.kill(proc.pid, signal.SIGKILL)
+                    os.kill(proc.pid, getattr(signal, "SIGKILL", signal.SIGTERM))
                 except OSError:
                     pass
 
