@@ -212,7 +212,16 @@ class _Page:
                 f"page is {len(text) / 1e6:.1f} M characters: only the first {cut / 1e6:.1f} M were "
                 "parsed as HTML; scripts in the rest were found by a plain scan")
         soup = BeautifulSoup(parsed, "html.parser", parse_only=_Strainer())
+        inert: dict[int, bool] = {}  # id(tag) -> inside an inert container
         for tag in soup.find_all(True):
+            # document order puts a parent before its children, so one look at the parent
+            # answers "inside an inert container?" (find_parent per element is O(depth))
+            parent = tag.parent
+            inside = parent is not None and (inert.get(id(parent), False) or
+                                             (parent.name or "").lower() in _INERT_PARENTS)
+            inert[id(tag)] = inside
+            if inside:
+                continue
             self._element(tag)
             check_budget()  # after: what the first element shows is kept whatever the budget
         if parsed is not text:
@@ -233,8 +242,6 @@ class _Page:
     def _element(self, tag: Any) -> None:
         name = tag.name.lower()
         if name in _INERT_PARENTS:
-            return
-        if tag.find_parent(list(_INERT_PARENTS)) is not None:
             return
         st = self._start_tag(tag)
         where = self.lines.line_col(st.start) if st else (tag.sourceline or 1, (tag.sourcepos or 0) + 1)

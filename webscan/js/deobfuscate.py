@@ -13,7 +13,7 @@ import base64
 import binascii
 import re
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from tree_sitter import Node
@@ -441,16 +441,13 @@ def escaped_strings(src: bytes, root: Node | None,
     hidden = 0
     last_end = -1
     seen = 0
+    lines = _LineStrings(src)
     for m in _ASCII_ESCAPE_HIT.finditer(src):
         if m.start() < last_end:
             continue
         if root is None or (deep is not None and deep(m.start())):
             # no tree (file too large to parse, or too deep here): the enclosing quotes on the line
-            ls = src.rfind(b"\n", 0, m.start()) + 1
-            le = src.find(b"\n", m.end())
-            le = len(src) if le < 0 else le
-            s = next((sm for sm in _ONE_STR.finditer(src, ls, le)
-                      if sm.start() <= m.start() < sm.end()), None)
+            s = lines.string_at(m.start())
             if s is None:
                 last_end = m.end()
                 continue
@@ -479,6 +476,31 @@ def escaped_strings(src: bytes, root: Node | None,
             hidden += 1
         out.append(Decoded(value, start, "\\x/\\u escapes"))
     return out, hidden
+
+
+class _LineStrings:
+    """The string literal around a position, by the quotes on its line, for positions asked in
+    increasing order: each line is scanned once, whatever the number of positions on it (a
+    minified file is one line, and a scan from the line start per position is quadratic)."""
+
+    def __init__(self, src: bytes) -> None:
+        self.src = src
+        self.line_end = -1
+        self.strings: Iterator[re.Match[bytes]] = iter(())
+        self.current: re.Match[bytes] | None = None
+
+    def string_at(self, pos: int) -> re.Match[bytes] | None:
+        src = self.src
+        if pos >= self.line_end:
+            ls = src.rfind(b"\n", 0, pos) + 1
+            le = src.find(b"\n", pos)
+            self.line_end = len(src) if le < 0 else le
+            self.strings = _ONE_STR.finditer(src, ls, self.line_end)
+            self.current = next(self.strings, None)
+        while self.current is not None and self.current.end() <= pos:
+            self.current = next(self.strings, None)
+        cur = self.current
+        return cur if cur is not None and cur.start() <= pos else None
 
 
 def _plain_ascii(esc: bytes) -> bool:

@@ -364,6 +364,10 @@ class JsEngine:
             t.encode("utf-8"): tuple(p.encode("utf-8") for p in _WORD_SPLIT.split(t) if p)
             for t in vocab if t
         }
+        self._tokens_by_part: dict[bytes, list[tuple[bytes, tuple[bytes, ...]]]] = defaultdict(list)
+        for tok, parts in self._token_parts.items():
+            if parts:
+                self._tokens_by_part[parts[0]].append((tok, parts))
 
         # --- Wasm rules whose conditions are only primitives apply to asm.js constants too -
         self._primitive_rules = [
@@ -722,9 +726,7 @@ class JsEngine:
         it, so a frequent word costs a handful of tree look-ups, not one per occurrence.
         """
         n = len(src)
-        for tok, parts in self._token_parts.items():
-            if not parts or any(p not in words for p in parts):
-                continue
+        for tok, parts in self._possible_tokens(words):
             need_string = tok in self._need_string
             name = tok.decode("utf-8", "replace")
             pos = src.find(tok)
@@ -752,6 +754,17 @@ class JsEngine:
                     break
                 pos = src.find(tok, end)
 
+    def _possible_tokens(self, words: set[bytes]) -> list[tuple[bytes, tuple[bytes, ...]]]:
+        """Vocabulary tokens whose every part is a word of the script, looked up from the
+        smaller side: a small script (an event handler; a page may have thousands) costs its
+        few words, not one check per vocabulary token."""
+        if len(words) < len(self._token_parts):
+            by_part = self._tokens_by_part
+            return [(tok, parts) for w in words for tok, parts in by_part.get(w, ())
+                    if all(p in words for p in parts)]
+        return [(tok, parts) for tok, parts in self._token_parts.items()
+                if parts and all(p in words for p in parts)]
+
     def _scan_decoded_tokens(self, scan: _Scan, loc: "_Locator") -> None:
         texts = [d for d in scan.decoded if d.text and not d.payload]
         if not texts:
@@ -763,9 +776,7 @@ class JsEngine:
             starts.append(acc)
             acc += len(d.text.encode("utf-8", "replace")) + 1
         n = len(blob)
-        for tok, parts in self._token_parts.items():
-            if not parts or any(p not in words for p in parts):
-                continue
+        for tok, parts in self._possible_tokens(words):
             pos = blob.find(tok)
             while pos >= 0:
                 end = pos + len(tok)
@@ -1430,6 +1441,9 @@ def _byte_arrays(src: bytes) -> bytes:
     return b"".join(parts)
 
 
+_NOT_CONTROL = bytes(c for c in range(256) if c not in (*range(1, 9), 11, 12, *range(14, 32), 127))
+
+
 def _not_text(src: bytes) -> str | None:
     """Why these bytes are not a script (binary junk), or None when they may be one."""
     sample = src[:65536]
@@ -1438,7 +1452,7 @@ def _not_text(src: bytes) -> str | None:
     nul = sample.count(b"\0")
     if nul > max(8, len(sample) // 100):
         return f"{nul} NUL bytes in the first {len(sample)} bytes; the file is binary"
-    ctrl = sum(sample.count(bytes([c])) for c in (*range(1, 9), 11, 12, *range(14, 32), 127))
+    ctrl = len(sample.translate(None, _NOT_CONTROL))  # one pass in C, not one count per byte value
     if ctrl > max(16, len(sample) // 20):
         return f"{ctrl} control bytes in the first {len(sample)} bytes; the file is binary"
     bad = sample.decode("utf-8", "replace").count("\ufffd") - sample.decode("utf-8", "ignore").count("\ufffd")
