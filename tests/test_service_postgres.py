@@ -16,13 +16,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
 
 from service_support import TEST_NAMES, LiveServer, free_port
 from webscan.model import VerdictLookup
 from webscan.service.ratelimit import RateLimits
 
-pytest.importorskip("psycopg", reason="needs psycopg (pip install -e '.[test]')")
 
 
 def _pg_bin(name: str) -> str | None:
@@ -82,8 +82,6 @@ def pg_url() -> Iterator[str]:
                 if time.monotonic() > deadline or proc.poll() is not None:
                     raise RuntimeError("PostgreSQL did not start")
                 time.sleep(0.1)
-        import psycopg
-
         for _ in range(50):  # accepting connections before it accepts logins
             try:
                 with psycopg.connect(f"host=127.0.0.1 port={port} user=webscan dbname=postgres",

@@ -95,7 +95,7 @@ def judge(analysis: Analysis, config: VerdictConfig, **report_fields) -> Report:
     if analysis.fatal and not findings:
         return Report(
             verdict=VerdictLabel.error, score=0.0, error=analysis.fatal,
-            explanation=f"Could not be analysed: {analysis.fatal}.{notes}",
+            explanation=f"Could not be analysed: {analysis.fatal.rstrip('.')}.{notes}",
             findings=findings, wasm_modules=analysis.wasm_modules, **report_fields,
         )
     explanation = _explain(label, score, cats, strong, findings, config) + notes
