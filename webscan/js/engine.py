@@ -59,11 +59,12 @@ code is searched as text only (tokens, domains, escapes, constants) and a note s
 code stays within a few hundred levels. A deeper tree is built to stall analysers: every step
 up the tree from depth d costs O(d) in tree-sitter (nodes keep no parent pointer), and its
 query engine degrades sharply past 65,535 levels."""
-MAX_QUERY_STATES = 64
+MAX_QUERY_STATES = 1024
 """In-progress matches the query engine keeps at once (tree-sitter's match limit). Without it a
 left-nested chain (`a + b + ...`, `x.f().f()...`) keeps one pending match per level and every
 node visited updates them all: quadratic. When the limit is hit the outermost pending matches
-are dropped, and a note says so."""
+are dropped, and a note says so. The limit is shared by all patterns of a query (several start
+at each call of a call chain), so it is set well above what 64 nested kit calls need."""
 MAX_PROTOCOL_CANDIDATES = 256
 """Object literals or assignments holding a protocol value that are rebuilt per script; each
 costs a few steps up the tree, and a few hundred give every message shape there is."""

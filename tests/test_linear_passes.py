@@ -1,0 +1,158 @@
+"""Every static pass does work linear in its input, and says so when an explicit bound stops it.
+
+No timings here (they belong in bench/bench_adversarial.py): the work is counted instead, in
+nodes folded (`Folder.visits`), and each bound is checked to leave a note rather than stop
+silently. The shapes are the hostile ones of issue 11: long `+` chains of literals, decoder
+calls nested in one another, code nested thousands of levels deep, long left-nested chains.
+"""
+
+from __future__ import annotations
+
+import pytest
+from tree_sitter import Parser
+
+from webscan.html.engine import HtmlEngine
+from webscan.js import deobfuscate as deob
+from webscan.js.engine import (
+    JS_LANGUAGE,
+    MAX_PROTOCOL_CANDIDATES,
+    MAX_QUERY_DEPTH,
+    MAX_QUERY_STATES,
+    JsEngine,
+    _DeepZones,
+    _Scan,
+    _SEPARATE,
+)
+from webscan.net.domains import DomainMatcher
+from webscan.net.protocol import ProtocolMatcher
+from webscan.rules.constants import ConstantMatcher
+from webscan.rules.loader import SignatureSet, load_signatures
+from webscan.wasm.engine import WasmEngine
+
+
+@pytest.fixture(scope="module")
+def sigs() -> SignatureSet:
+    return load_signatures()
+
+
+@pytest.fixture(scope="module")
+def engine(sigs) -> JsEngine:
+    constants = ConstantMatcher(sigs.constants)
+    return JsEngine(sigs, domains=DomainMatcher(sigs.domains), constants=constants,
+                    protocol=ProtocolMatcher(sigs.protocol), wasm=WasmEngine(sigs, constants))
+
+
+def _chain(n: int, term: str = '"ab"') -> bytes:
+    return ("var s = " + " + ".join([term] * n) + ";\n").encode()
+
+
+def _query_and_fold(engine: JsEngine, src: bytes) -> _Scan:
+    """The engine's structural pass on one script, as `_analyse` runs it."""
+    root = Parser(JS_LANGUAGE).parse(src).root_node
+    scan = _Scan()
+    scan.deep = _DeepZones.survey(root)
+    engine._run_query(root, src, set(src.translate(_SEPARATE).split()), scan)
+    return scan
+
+
+def test_a_literal_chain_is_folded_once_with_work_linear_in_its_terms(engine):
+    visits = {}
+    for n in (500, 1000, 2000, 4000):
+        scan = _query_and_fold(engine, _chain(n))
+        folded = [d.text for d in scan.decoded if d.how == "string concatenation"]
+        assert folded == ["ab" * n], "the chain is folded once, from its top, whole"
+        visits[n] = scan.folder.visits
+    for n in (1000, 2000, 4000):
+        # each term costs a constant number of visits: doubling the terms doubles the work
+        assert visits[n] <= 2 * visits[n // 2] + 8, visits
+    assert visits[4000] <= 3 * 4000, visits
+
+
+def test_chains_through_parentheses_and_mixed_chains_fold_like_before(engine):
+    scan = _query_and_fold(engine, b'var a = "Co" + ("in" + "Hive"); var b = x + "Coin" + "Hive";')
+    texts = [d.text for d in scan.decoded if d.how == "string concatenation"]
+    # the first folds whole through its parentheses; the second depends on `x`: not folded
+    assert texts == ["CoinHive"]
+
+
+def test_nested_decoder_calls_fold_each_node_once(engine):
+    """`eval(eval(...))`: every level is folded by its own call and by those around it; the
+    memo makes that one visit per node."""
+    for depth in (10, 20):
+        src = ("x = " + "eval(" * depth + '"a" + "b"' + ")" * depth + ";").encode()
+        scan = _query_and_fold(engine, src)
+        assert scan.folder.visits <= 4 * depth + 8, (depth, scan.folder.visits)
+
+
+def test_folding_past_its_depth_bound_says_so(engine):
+    depth = deob.MAX_EVAL_DEPTH + 6
+    src = ("eval(" + "escape(" * depth + '"a" + "b"' + ")" * depth + ");").encode()
+    a = engine.analyse(src, "deep.js")
+    assert any("folding of literal expressions stopped" in n and str(deob.MAX_EVAL_DEPTH) in n
+               for n in a.notes), a.notes
+
+
+def test_the_fold_budget_stops_with_a_reason():
+    src = _chain(500)
+    root = Parser(JS_LANGUAGE).parse(src).root_node
+    top = root.named_children[0].named_children[0].child_by_field_name("value")
+    folder = deob.Folder(max_visits=100)
+    assert folder.value(top) is None
+    assert folder.bound_hit and "100" in folder.bound_hit
+    assert deob.Folder().value(top) == ("ab" * 500, [])
+
+
+def test_code_nested_past_the_query_depth_is_noted_and_still_searched_as_text(engine):
+    depth = MAX_QUERY_DEPTH + 500
+    src = ("x = " + "[" * depth + '"wss://coinhive.com/proxy", new CoinHive.Anonymous("k")'
+           + "]" * depth + ";").encode()
+    a = engine.analyse(src, "deep.js")
+    assert a.fatal is None
+    assert any(f"nested deeper than {MAX_QUERY_DEPTH} syntax levels" in n for n in a.notes), a.notes
+    assert any(f.rule.startswith("domains.") for f in a.findings), "text passes still see the host"
+
+
+def test_the_depth_survey_expands_only_nodes_that_can_reach_the_bound():
+    parser = Parser(JS_LANGUAGE)
+    shallow = parser.parse(b"f(1);\n" * 20000).root_node
+    assert _DeepZones.survey(shallow).zones == []
+    deep = parser.parse(_chain(MAX_QUERY_DEPTH * 2)).root_node
+    zones = _DeepZones.survey(deep)
+    assert zones.zones and zones.size > len(_chain(MAX_QUERY_DEPTH * 2)) // 3
+    assert zones.contains(10) and zones.node_at(deep, 10, 11) is None
+
+
+def test_a_long_left_nested_chain_notes_the_pending_match_bound(engine):
+    # a kit call (`miner.start(CoinHive.FORCE_MULTI_TAB)`) chained on itself: one pending
+    # match per level until the limit drops the outermost
+    src = ("m" + ".start(C.FORCE_MULTI_TAB)" * (MAX_QUERY_STATES * 3) + ";").encode()
+    a = engine.analyse(src, "chain.js")
+    assert any(f"over {MAX_QUERY_STATES} constructs nested" in n for n in a.notes), a.notes
+    assert "js.coinhive.start-mode" in {f.rule for f in a.findings}, "the inner calls still match"
+
+
+def test_protocol_candidates_past_their_bound_are_noted(engine):
+    n = MAX_PROTOCOL_CANDIDATES + 40
+    src = ("var a = [" + '{method: "login", params: {}},' * n + "0];").encode()
+    a = engine.analyse(src, "many.js")
+    assert a.fatal is None
+    assert any(f"only the first {MAX_PROTOCOL_CANDIDATES} were rebuilt" in x for x in a.notes), a.notes
+
+
+def test_escaped_literals_on_one_line_are_all_found_without_a_tree():
+    n = 3000
+    src = ("var a = [" + '"\\x63\\x6f\\x69\\x6e",' * n + "0];").encode()
+    found, hidden = deob.escaped_strings(src, None)
+    assert len(found) == n and all(d.text == "coin" for d in found)
+    assert hidden == n
+
+
+def test_inert_containers_hide_scripts_however_deep(sigs, engine):
+    html = HtmlEngine(sigs, js=engine, domains=DomainMatcher(sigs.domains))
+    page = ("<html><body><noscript>" + "<b onclick='f()'>" * 50
+            + "<script>new CoinHive.Anonymous('k')</script></noscript>"
+            + "<script src='https://coinhive.com/lib/coinhive.min.js'></script></body></html>")
+    a = html.analyse(page.encode(), "p.html")
+    rules = {f.rule for f in a.findings}
+    assert "js.coinhive.anonymous-ctor" not in rules, "a script inside <noscript> never runs"
+    assert any(r.startswith("domains.") for r in rules), "the script after it is still seen"
