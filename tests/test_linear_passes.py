@@ -156,3 +156,25 @@ def test_inert_containers_hide_scripts_however_deep(sigs, engine):
     rules = {f.rule for f in a.findings}
     assert "js.coinhive.anonymous-ctor" not in rules, "a script inside <noscript> never runs"
     assert any(r.startswith("domains.") for r in rules), "the script after it is still seen"
+
+
+def test_an_unclosed_comment_past_the_parse_limit_hides_the_rest(sigs, engine, monkeypatch):
+    """The tail scan finds comment ends with a plain find (a lazy `<!--.*?-->` rescans the
+    rest of the page from every `<!--`); an unclosed comment runs to the end, as in a browser."""
+    from webscan.html import engine as html_engine
+    monkeypatch.setattr(html_engine, "MAX_PARSE_CHARS", 2000)
+    html = HtmlEngine(sigs, js=engine, domains=DomainMatcher(sigs.domains))
+    filler = "<div>" + "<p>filler</p>\n" * 400
+    hidden = filler + "<!-- <!-- <script>new CoinHive.Anonymous('k')</script>"
+    shown = filler + "<!-- x --><script>new CoinHive.Anonymous('k')</script>"
+    assert "js.coinhive.anonymous-ctor" not in {f.rule for f in html.analyse(hidden.encode(), "h.html").findings}
+    assert "js.coinhive.anonymous-ctor" in {f.rule for f in html.analyse(shown.encode(), "s.html").findings}
+
+
+def test_an_unclosed_attribute_quote_is_read_only_up_to_the_tag_limit(monkeypatch):
+    from webscan.html import positions
+    monkeypatch.setattr(positions, "MAX_START_TAG", 64)
+    text = '<a x="' + "y" * 1000 + ">"
+    tag = positions.read_start_tag(text, 0)
+    assert tag is not None and tag.end == 64
+    assert tag.values["x"][1] <= 64, "the attribute value may not run past the tag limit"

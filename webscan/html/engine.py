@@ -63,7 +63,7 @@ _INTERESTING = {"script", "iframe", "frame", "object", "embed", "link", "meta", 
 _HANDLER = re.compile(r"on[a-z]{2,}")
 _REFRESH_URL = re.compile(r"""^\s*\d*(?:\.\d*)?\s*[;,]?\s*(?:url\s*=\s*)?["']?([^"']*)""", re.IGNORECASE)
 _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
-_TAIL_SCRIPT = re.compile(r"<!--.*?-->|<script(?=[\s/>])", re.IGNORECASE | re.DOTALL)
+_TAIL_SCRIPT = re.compile(r"<!--|<script(?=[\s/>])", re.IGNORECASE)
 
 
 class JsAnalyser(Protocol):
@@ -418,12 +418,24 @@ class _Page:
 
     def _scan_tail(self, start: int) -> None:
         """Scripts past MAX_PARSE_CHARS, found by a plain scan that skips comments."""
-        for m in _TAIL_SCRIPT.finditer(self.text, start):
-            if m.group().startswith("<!--"):
+        pos = start
+        while True:
+            m = _TAIL_SCRIPT.search(self.text, pos)
+            if m is None:
+                return
+            if m.group() == "<!--":
+                # the comment's end by a plain find; an unclosed comment hides the rest, and a
+                # lazy `<!--.*?-->` would rescan that rest from every `<!--` in it
+                end = self.text.find("-->", m.end())
+                if end < 0:
+                    return
+                pos = end + 3
                 continue
+            pos = m.end()
             st = read_start_tag(self.text, m.start())
             if st is None:
                 continue
+            pos = max(pos, st.end)  # a tag is read once, not again from each `<script` inside it
             attrs = {k: self.text[a:b] for k, (a, b) in st.values.items()}
             fake = _TailTag(attrs, st)
             self.scripts += 1

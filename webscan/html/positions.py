@@ -69,7 +69,7 @@ def read_start_tag(text: str, start: int) -> StartTag | None:
         if text[pos] == ">":
             tag.end = pos + 1
             return tag
-        a = _ATTR.match(text, pos)
+        a = _ATTR.match(text, pos, limit)  # an unclosed quote must not scan the rest of the page
         if not a or a.end() == pos:
             pos += 1
             continue

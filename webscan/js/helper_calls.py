@@ -74,8 +74,10 @@ class HelperCalls:
     def _envelope(self, src: bytes, root: Node, name: str) -> tuple[Node, str, list[str]] | None:
         """The helper's object literal whose envelope key takes a parameter's value."""
         n = re.escape(name.encode())
+        # bounded gaps: `[^(]*` would scan to the end of the file from every mention of the
+        # name that is not a definition (quadratic in the mentions)
         defs = re.compile(rb"(?:function\s+" + n + rb"\s*\(|(?<![\w$])" + n +
-                          rb"\s*(?:[:=]\s*(?:async\s+)?(?:function\b[^(]*)?\(|\([^()]*\)\s*\{))")
+                          rb"\s*(?:[:=]\s*(?:async\s+)?(?:function\b[^(]{0,256})?\(|\([^()]{0,4096}\)\s*\{))")
         for k, m in enumerate(defs.finditer(src)):
             if k >= MAX_DEFINITIONS:
                 break
