@@ -17,7 +17,8 @@ and the CPU-time ratio to the previous size, normalised to an exact doubling. CP
 rather than wall time because the scan is single-threaded and CPU-bound, and wall time on a
 shared machine mostly measures the neighbours. A linear pass gives ~2x per doubling; the
 bar is 2.5x. Ratios where both times are under 20 ms are noise (timer resolution, a shared
-machine) and are shown in brackets and not judged. The last line per shape is its worst judged
+machine) and are shown in brackets and not judged. A ratio over the bar is measured once more
+at both sizes (best times kept) before it is judged, and marked with *. The last line per shape is its worst judged
 ratio; the exit status is 1 if any judged ratio exceeds the bar, any case timed out or
 crashed, or any case's wall time exceeds the default per-file budget of its size
 (webscan.budget.default_budget; the budget itself is lifted while measuring, else it would cut
@@ -529,7 +530,9 @@ def main(argv: list[str] | None = None) -> int:
     gc.collect()
     gc.freeze()  # the compiled rules are never garbage: keep full collections off them (noise)
     print(f"bar: at most {BAR}x CPU time per doubling; ratios in [brackets] have both times under "
-          f"{NOISE_S * 1000:.0f} ms and are noise, not judged. mem = peak RSS growth of the scan.")
+          f"{NOISE_S * 1000:.0f} ms and are noise, not judged; a ratio marked * was over the bar, "
+          "so both sizes were measured again and their best times kept. mem = peak RSS growth "
+          "of the scan.")
     failed: list[str] = []
     over: list[str] = []
     summary: list[tuple[str, float | None, str]] = []
@@ -537,16 +540,30 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n== {shape.name}: {shape.about}")
         print(f"{'size':>8} {'bytes':>10} {'cpu':>10} {'wall':>10} {'mem MB':>8} {'x/doubling':>11}  verdict")
         prev: Result | None = None
+        prev_target = 0
         worst: float | None = None
         worst_at = ""
         for target in sizes:
             data = shape.make(target)
             res = run_case(scanner, data, f"adversarial.{shape.kind}", args.timeout)
             ratio = per_doubling(prev, res) if prev is not None else None
+            if ratio is not None and ratio > BAR and max(prev.seconds, res.seconds) >= NOISE_S:
+                # over the bar: measure both sizes once more and keep each one's best time, so
+                # a neighbour's burst on a shared machine is not taken for growth
+                remeasured = True
+                again = run_case(scanner, shape.make(prev_target), f"adversarial.{shape.kind}", args.timeout)
+                if again.seconds is not None:
+                    prev.seconds = min(prev.seconds, again.seconds)
+                again = run_case(scanner, data, f"adversarial.{shape.kind}", args.timeout)
+                if again.seconds is not None and res.seconds is not None:
+                    res.seconds = min(res.seconds, again.seconds)
+                ratio = per_doubling(prev, res)
+            else:
+                remeasured = False
             cell = ""
             if ratio is not None:
                 noise = prev.seconds < NOISE_S and res.seconds < NOISE_S  # type: ignore[operator]
-                cell = f"[{ratio:.2f}]" if noise else f"{ratio:.2f}"
+                cell = f"[{ratio:.2f}]" if noise else f"{ratio:.2f}" + ("*" if remeasured else "")
                 if not noise and (worst is None or ratio > worst):
                     worst, worst_at = ratio, human(target)
             t, wall = _secs(res.seconds), _secs(res.wall if res.seconds is not None else None)
@@ -558,7 +575,7 @@ def main(argv: list[str] | None = None) -> int:
             if res.wall > default_budget(res.size):
                 over.append(f"{shape.name} at {human(target)}: {res.wall:.1f} s wall, over the "
                             f"default budget of {default_budget(res.size):g} s")
-            prev = res
+            prev, prev_target = res, target
         bad = worst is not None and worst > BAR
         if bad:
             failed.append(f"{shape.name}: {worst:.2f}x per doubling at {worst_at}")
