@@ -208,8 +208,13 @@ class _Resolver:
         self.defs.setdefault(name, []).append((s, e, kind, node))
 
     def lookup(self, name: str, pos: int) -> tuple[str, Node] | None:
+        """The innermost definition of `name` visible at `pos`. Each definition looked at is
+        charged to the work budget: a name defined thousands of times (hostile input) would
+        otherwise make every look-up of it cost the whole list, quadratic in the script."""
+        defs = self.defs.get(name, ())
+        self.work += len(defs)
         best = None
-        for s, e, kind, node in self.defs.get(name, ()):
+        for s, e, kind, node in defs:
             if s <= pos < e and (best is None or e - s < best[1] - best[0]):
                 best = (s, e, kind, node)
         return None if best is None else (best[2], best[3])
