@@ -5,11 +5,15 @@
     .venv/bin/python bench/fuzz.py --seconds 60 --target js --timeout-per-input 5
 
 What counts as a finding:
-  * crash: an uncaught exception from our code. Every analyser must turn bad input into a result
-    (an `Analysis`, with `fatal` set if need be), never raise. `Scanner.analyse_bytes` catches
+  * crash: an exception from our code. Every analyser must turn bad input into a result (an
+    `Analysis`, with `fatal` set if need be), never raise. `Scanner.analyse_bytes` catches
     everything so one bad file costs one report, which would hide the bug from a fuzzer; so each
     target calls the engine for its kind exactly as `analyse_bytes` dispatches it, without that
-    catch-all, and then `judge()` as `scan_bytes` does. No time budget (webscan.budget) is set
+    catch-all, and then `judge()` as `scan_bytes` does. The engines have catch-alls of their
+    own (the JS and HTML engines, and around nested scripts and modules) that turn an exception
+    into an "internal error ..." / "... analysis failed" result or note: those count as crashes
+    too (INTERNAL_FAILURE), as the message of an AnalyserBug; replay the input under a debugger
+    for the traceback. No time budget (webscan.budget) is set
     either: it would cut a slow pass short and hide it, and a superlinear pass is what a hang
     finding is for.
   * hang: one input running longer than --timeout-per-input (libFuzzer's `-timeout=`).
@@ -78,6 +82,16 @@ MAX_RESTARTS = 50
 """After this many findings in one target the rest of its time is skipped: it keeps tripping."""
 
 
+INTERNAL_FAILURE = re.compile(r"internal error|analysis failed|matching failed")
+"""What the engines' own catch-alls write (as `fatal`, or as a note when a nested script or
+module failed) after turning an exception into a result. A bug must never raise out of an
+engine, but it is still a bug: the fuzzer counts these as crashes."""
+
+
+class AnalyserBug(Exception):
+    """An engine caught an exception of its own and reported it; the message says which."""
+
+
 # --------------------------------------------------------------------------- worker (child)
 
 def run_worker(target: str, libfuzzer_args: list[str]) -> None:
@@ -104,6 +118,9 @@ def run_worker(target: str, libfuzzer_args: list[str]) -> None:
 
     def test_one_input(data: bytes) -> None:
         analysis = analyse(data)
+        for text in (analysis.fatal or "", *analysis.notes):
+            if INTERNAL_FAILURE.search(text):
+                raise AnalyserBug(text)
         judge(analysis, sigs.verdict, path=name, size=len(data), signatures_version=sigs.version,
               duration_ms=0.0)
 
