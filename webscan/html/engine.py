@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from urllib.parse import unquote, unquote_to_bytes, urljoin
 
 from bs4 import BeautifulSoup, SoupStrainer
+from bs4.exceptions import ParserRejectedMarkup
 
 from webscan.analysis import Analysis
 from webscan.budget import check as check_budget
@@ -211,7 +212,15 @@ class _Page:
             self.out.notes.append(
                 f"page is {len(text) / 1e6:.1f} M characters: only the first {cut / 1e6:.1f} M were "
                 "parsed as HTML; scripts in the rest were found by a plain scan")
-        soup = BeautifulSoup(parsed, "html.parser", parse_only=_Strainer())
+        try:
+            soup = BeautifulSoup(parsed, "html.parser", parse_only=_Strainer())
+        except ParserRejectedMarkup:
+            # html.parser gives up on a marked section with an unknown keyword (`<![html>`),
+            # which would cost the page its analysis; a browser reads `<![` outside SVG/MathML
+            # as a bogus comment up to the next `>`, as html.parser reads `<!_` (same length,
+            # so positions hold)
+            soup = BeautifulSoup(parsed.replace("<![", "<!_"), "html.parser",
+                                 parse_only=_Strainer())
         inert: dict[int, bool] = {}  # id(tag) -> inside an inert container
         for tag in soup.find_all(True):
             # document order puts a parent before its children, so one look at the parent

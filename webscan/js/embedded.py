@@ -36,10 +36,23 @@ class EmbeddedWasm:
     how: str  # "base64 literal", "byte array", ...
 
 
+def small_int(token: bytes) -> int:
+    """The value of a short JS number token (hex, or decimal up to 3 digits) as a script reads it.
+
+    `03` and `010` are legacy octal literals (3 and 8) in sloppy-mode scripts, and `08` is
+    decimal; int(token, 0) raises on all of them, which cost a whole file an internal error.
+    """
+    if token[:2] in (b"0x", b"0X"):
+        return int(token, 16)
+    if len(token) > 1 and token[:1] == b"0" and not token.strip(b"01234567"):
+        return int(token, 8)
+    return int(token)
+
+
 def _bytes_of_array(text: bytes) -> bytes | None:
     vals = []
     for t in _NUM_TOKEN.findall(text):
-        v = int(t, 0)
+        v = small_int(t)
         if v > 255:
             return None
         vals.append(v)

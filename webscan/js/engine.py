@@ -29,7 +29,7 @@ from webscan.budget import check as check_budget
 from webscan.evidence import excerpt_of, finding
 from webscan.js import deobfuscate as deob
 from webscan.js import strarray
-from webscan.js.embedded import find_embedded_wasm
+from webscan.js.embedded import find_embedded_wasm, small_int
 from webscan.js.helper_calls import HelperCalls
 from webscan.model import EvidenceKind, Finding, Location, Severity
 from webscan.rules.schema import JsQuery, JsRule, JsTokens
@@ -413,7 +413,7 @@ class JsEngine:
                                             depth, budget)
         loc = _Locator(src, target, line_offset, column_offset, context)
         scan = _Scan()
-        root: Node = self._parser.parse(src).root_node
+        root: Node = self._parser.parse(_valid_utf8(src)).root_node
         check_budget()
         scan.deep = _DeepZones.survey(root)
         if root.has_error:
@@ -1432,7 +1432,7 @@ def _byte_arrays(src: bytes) -> bytes:
     parts: list[bytes] = []
     total = 0
     for m in _NUM_ARRAY.finditer(src):
-        vals = [int(t, 0) for t in _SMALL.findall(m.group(0))]
+        vals = [small_int(t) for t in _SMALL.findall(m.group(0))]
         if all(v < 256 for v in vals):
             b = bytes(vals)
             parts.append(b)
@@ -1443,6 +1443,26 @@ def _byte_arrays(src: bytes) -> bytes:
 
 
 _NOT_CONTROL = bytes(c for c in range(256) if c not in (*range(1, 9), 11, 12, *range(14, 32), 127))
+
+
+_UNDECODABLE = re.compile("[\udc80-\udcff]")
+
+
+def _valid_utf8(src: bytes) -> bytes:
+    """`src` with each byte that is not UTF-8 turned into `?`, so lengths and offsets hold.
+
+    tree-sitter's query predicates decode captured text as strict UTF-8 and raise on one stray
+    byte in a string literal (binary data in strings, a Latin-1 file), which cost the whole
+    file an internal error; the raw `src` stays what every other pass reads.
+    """
+    if src.isascii():
+        return src
+    try:
+        src.decode("utf-8")
+        return src
+    except UnicodeDecodeError:
+        text = src.decode("utf-8", "surrogateescape")  # one U+DC80-U+DCFF per stray byte
+        return _UNDECODABLE.sub("?", text).encode("utf-8")
 
 
 def _not_text(src: bytes) -> str | None:
