@@ -141,6 +141,7 @@ class Stats:
     new_units: int = 0
     corpus_files: int = 0
     findings: list[str] = field(default_factory=list)
+    deaths: int = 0
 
     @property
     def exec_per_s(self) -> float:
@@ -181,7 +182,7 @@ def write_dict(target: str) -> Path:
 
 def fuzz_once(target: str, seconds: int, args: argparse.Namespace, corpus: Path,
               stats: Stats) -> bool:
-    """Run one child for up to `seconds`; True if it stopped on a finding."""
+    """Run one child for up to `seconds`; True if it stopped early (a finding, or it died)."""
     FINDINGS.mkdir(parents=True, exist_ok=True)
     lib_args = [str(corpus), f"-max_total_time={seconds}", f"-timeout={args.timeout_per_input}",
                 f"-rss_limit_mb={args.rss_limit_mb}", f"-max_len={args.max_len}",
@@ -223,7 +224,13 @@ def fuzz_once(target: str, seconds: int, args: argparse.Namespace, corpus: Path,
         proc.wait()
         stats.seconds += time.monotonic() - started
         stats.runs += 1
-    return found
+    if proc.returncode != 0 and not found:
+        # died without libFuzzer writing the input (killed from outside, or its crash handler
+        # failed): say so and go on, the crash input is in the log's traceback only
+        print(f"[{target}] child exited with status {proc.returncode} and no saved input",
+              flush=True)
+        stats.deaths += 1
+    return found or proc.returncode != 0
 
 
 def drop_from_corpus(corpus: Path, artifact: Path) -> None:
@@ -255,7 +262,7 @@ def fuzz_target(target: str, seconds: int, args: argparse.Namespace) -> Stats:
             break
         restarts += 1
         if restarts >= MAX_RESTARTS:
-            print(f"[{target}] {restarts} findings; skipping the rest of its time", flush=True)
+            print(f"[{target}] {restarts} restarts; skipping the rest of its time", flush=True)
             break
     stats.corpus_files = sum(1 for p in corpus.iterdir() if p.is_file())
     return stats
@@ -269,7 +276,8 @@ def print_summary(all_stats: list[Stats]) -> None:
         print(f"{s.target:<6} {s.seconds:>8.0f} {s.execs:>10} {s.exec_per_s:>8.1f} "
               f"{s.start_cov if s.start_cov is not None else '-':>10} "
               f"{s.end_cov if s.end_cov is not None else '-':>8} {s.new_units:>10} "
-              f"{s.corpus_files:>7} {len(s.findings):>9}")
+              f"{s.corpus_files:>7} {len(s.findings):>9}"
+              + (f"  ({s.deaths} child deaths without a saved input)" if s.deaths else ""))
     findings = list(dict.fromkeys(f for s in all_stats for f in s.findings))
     if findings:
         print("\nfindings (add each to tests/fuzz_regressions/<target>/):")
