@@ -28,6 +28,7 @@ from webscan.analysis import Analysis
 from webscan.budget import check as check_budget
 from webscan.evidence import excerpt_of, finding
 from webscan.js import deobfuscate as deob
+from webscan.js import comments as js_comments
 from webscan.js import strarray
 from webscan.js.embedded import find_embedded_wasm, small_int
 from webscan.js.helper_calls import HelperCalls
@@ -59,12 +60,13 @@ code is searched as text only (tokens, domains, escapes, constants) and a note s
 code stays within a few hundred levels. A deeper tree is built to stall analysers: every step
 up the tree from depth d costs O(d) in tree-sitter (nodes keep no parent pointer), and its
 query engine degrades sharply past 65,535 levels."""
-MAX_QUERY_STATES = 1024
+MAX_QUERY_STATES = 256
 """In-progress matches the query engine keeps at once (tree-sitter's match limit). Without it a
 left-nested chain (`a + b + ...`, `x.f().f()...`) keeps one pending match per level and every
 node visited updates them all: quadratic. When the limit is hit the outermost pending matches
-are dropped, and a note says so. The limit is shared by all patterns of a query (several start
-at each call of a call chain), so it is set well above what 64 nested kit calls need."""
+are dropped, and a note says so. The limit is shared by all patterns of a query (about five
+start at each call of a call chain), so 256 keeps a kit call inside ~50 nested calls; every node
+visited costs up to this many updates, so a higher limit makes hostile nesting slower."""
 MAX_PROTOCOL_CANDIDATES = 256
 """Object literals or assignments holding a protocol value that are rebuilt per script; each
 costs a few steps up the tree, and a few hundred give every message shape there is."""
@@ -273,6 +275,7 @@ class JsEngine:
         # derived from its predicates). Patterns with a trigger go into one query that runs only
         # on the byte ranges where triggers occur; the rest into one query over the whole tree.
         patterns: list[tuple[str, str, str | None]] = []  # (owner, pattern source, explicit trigger)
+        comment_patterns: list[tuple[str, str]] = []  # rules with `scope: comments`
         for rule in sigs.js:
             if not isinstance(rule.match, JsQuery):
                 continue
@@ -283,7 +286,21 @@ class JsEngine:
             raw = rule.match.query.encode("utf-8")
             for i in range(q.pattern_count):
                 text = raw[q.start_byte_for_pattern(i):q.end_byte_for_pattern(i)].decode("utf-8")
-                patterns.append((rule.id, text, None))
+                if rule.scope == "comments":
+                    comment_patterns.append((rule.id, text))
+                else:
+                    patterns.append((rule.id, text, None))
+        self._comment_owner = [o for o, _ in comment_patterns]
+        self._comment_query = (Query(JS_LANGUAGE, "\n".join(t for _, t in comment_patterns))
+                               if comment_patterns else None)
+        comment_words: set[str] = set()
+        for _, text in comment_patterns:
+            t = _pattern_trigger(text)
+            if t is None or t[0] != "words":
+                raise ValueError("a rule with `scope: comments` needs an #eq? or #any-of? "
+                                 "predicate naming what the comment must contain")
+            comment_words.update(t[1])
+        self._comment_triggers = frozenset(w.encode("utf-8") for w in comment_words)
         internal = list(_INTERNAL_PATTERNS)
         fixed = sorted(v for v in getattr(protocol, "fixed_values", ()) if '"' not in v and "\\" not in v)
         if fixed:
@@ -420,6 +437,7 @@ class JsEngine:
             out.findings.append(self._parse_finding(root, src, loc))
         words = set(src.translate(_SEPARATE).split())
         self._run_query(root, src, words, scan)
+        self._comment_rules(src, root, words, scan)
         self._scan_tokens(src, root, words, scan, loc)
         check_budget()
         self._deobfuscate(src, root, scan, out, loc)
@@ -527,6 +545,27 @@ class JsEngine:
                         self._on_match(self._anchored_owner[idx], caps, src, scan, ctx)
             scan.query_limited |= cursor.did_exceed_match_limit
         self._fold_concats(ctx["bins"], scan)
+
+    def _comment_rules(self, src: bytes, root: Node, words: set[bytes], scan: _Scan) -> None:
+        """Rules with `scope: comments`, on the uncommented text of the comments that hold
+        their trigger words (see comments.py); a hit points at its comment."""
+        if self._comment_query is None:
+            return
+        found = js_comments.collect(src, root, words, self._comment_triggers, scan.deep.node_at)
+        if found is None:
+            return
+        croot = self._parser.parse(found.text).root_node
+        cursor = _cursor(self._comment_query)
+        for idx, caps in cursor.matches(croot):
+            owner = self._comment_owner[idx]
+            hits = scan.rule_hits[owner]
+            nodes = caps.get("hit") or next(iter(caps.values()), [])
+            if not nodes or len(hits) >= MAX_FINDINGS_PER_RULE:
+                continue
+            at = found.source_offset(nodes[0].start_byte)
+            if all(h.start != at for h in hits):
+                hits.append(_Hit(at, at + 1, 0, 0, nodes[0].text[:EXCERPT_BYTES],
+                                 context="inside a comment (a browser does not run it)"))
 
     def _trigger_ranges(self, src: bytes, words: set[bytes]) -> list[tuple[int, int]] | None:
         """Byte ranges where some anchored pattern could match, merged; None if too many."""
@@ -1197,19 +1236,27 @@ class _DeepZones:
 
     @classmethod
     def survey(cls, root: Node, limit: int = MAX_QUERY_DEPTH) -> "_DeepZones":
+        """One depth-first walk with a tree cursor (O(1) per step, no child lists built),
+        going down only into nodes whose subtree could reach `limit`."""
         zones: list[tuple[int, int]] = []
-        stack: list[tuple[Node, int]] = [(root, 0)]
-        expanded = 0
-        while stack:
-            node, d = stack.pop()
-            if d + node.descendant_count <= limit:
+        cur = root.walk()
+        depth = expanded = 0
+        while True:
+            node = cur.node
+            down = False
+            if node is not None and depth + node.descendant_count > limit:
+                if depth >= limit or expanded >= MAX_SURVEY_EXPANDED:
+                    zones.append((node.start_byte, node.end_byte))
+                else:
+                    expanded += 1
+                    down = True
+            if down and cur.goto_first_child():
+                depth += 1
                 continue
-            if d >= limit or expanded >= MAX_SURVEY_EXPANDED:
-                zones.append((node.start_byte, node.end_byte))
-                continue
-            expanded += 1
-            stack.extend((c, d + 1) for c in node.children)
-        return cls(zones)
+            while not cur.goto_next_sibling():
+                if depth == 0 or not cur.goto_parent():
+                    return cls(zones)
+                depth -= 1
 
     def contains(self, pos: int) -> bool:
         if not self.zones:
