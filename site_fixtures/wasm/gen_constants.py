@@ -5,8 +5,8 @@ Why derive instead of copying: a transcription error in a signature silently sto
 Everything that has a mathematical definition is computed here (Keccak round constants from
 the LFSR, the AES S-box from GF(2^8) inversion, SHA-2 constants from prime roots, BLAKE's
 constants from the digits of pi, Groestl's tables from the AES S-box and its MDS matrix).
-Values without such a definition (JH, Skein, RandomX) are transcribed from their reference
-implementations and say so in the YAML.
+JH, Skein and RandomX values are typed in (JH's and Skein's are regenerated and checked by
+tests/test_constants_reference.py; RandomX's have no derivation) and say so in the YAML.
 
 Run: python site_fixtures/wasm/gen_constants.py   (from the repository root)
 """
@@ -234,7 +234,11 @@ def write_yaml(t: dict) -> None:
     rc = t["rc"]
     rc32 = sorted({v & 0xFFFFFFFF for v in rc} | {v >> 32 for v in rc})
     rc32 = [v for v in rc32 if v >= 0x100]  # 0, 1, 0x8a, 0x88... say nothing on their own
-    jh64 = [int.from_bytes(JH256_H0[i:i + 8], "big") for i in range(0, 128, 8)]
+    # Real JH code keeps H(0) and the round constants as byte tables and loads them
+    # little-endian; the specification prints them big-endian. Both orders, as for Groestl.
+    jh_bytes = JH256_H0 + b"".join(v.to_bytes(8, "big") for v in JH_E8_RC0)
+    jh64 = sorted({int.from_bytes(jh_bytes[i:i + 8], order)
+                   for i in range(0, len(jh_bytes), 8) for order in ("little", "big")})
     sigma_u8 = bytes(BLAKE_SIGMA[1]).hex()
     sigma_u32 = b"".join(x.to_bytes(4, "little") for x in BLAKE_SIGMA[1][:8]).hex()
     skein32 = sorted({v >> 32 for v in [THREEFISH_C240]} | {v & 0xFFFFFFFF for v in [THREEFISH_C240]})
@@ -344,14 +348,16 @@ def write_yaml(t: dict) -> None:
              ["https://www.groestl.info/Groestl.pdf"],
              [W + "multihash.wasm"], benign, family=["cryptonight"]),
         rule("constants.jh.iv-and-round-constants",
-             "JH-256 initial hash value H(0) and the first E8 round constants: JH-256 is one of "
+             "JH-256 initial hash value H(0) and E8 round constants 0 and 1 in the bit-sliced "
+             "layout (jh_ansi_opt64.h, CryptoNote's jh.c), as 64-bit words in both byte orders: "
+             "compiled code loads these byte tables little-endian. JH-256 is one of "
              "CryptoNight's four final hashes.",
-             "jh", sorted(set(jh64) | set(JH_E8_RC0)), 64, 3,
+             "jh", jh64, 64, 3,
              ["https://www3.ntu.edu.sg/home/wuhj/research/jh/jh_round3.pdf",
               "https://cryptonote.org/cns/cns008.txt"],
              [W + "multihash.wasm"], benign, family=["cryptonight"],
-             note=["Transcribed from the JH reference implementation (jh_ansi_opt64.h):",
-                   "no short mathematical definition to derive them from."]),
+             note=["Regenerated in tests/test_constants_reference.py from the JH specification",
+                   "(C0 from sqrt(2), R6 updates, H(0) = F8(H(-1), 0)) and checked by JH-256 digests."]),
         rule("constants.skein.threefish",
              "Threefish key-schedule constant C240 and the Skein-512-256 / Skein-256-256 IVs: "
              "Skein is one of CryptoNight's four final hashes.",
@@ -359,7 +365,8 @@ def write_yaml(t: dict) -> None:
              ["https://www.schneier.com/wp-content/uploads/2015/01/skein.pdf",
               "https://cryptonote.org/cns/cns008.txt"],
              [W + "multihash.wasm"], benign, family=["cryptonight"],
-             note=["Transcribed from the Skein 1.3 specification (C240 and the IV tables)."]),
+             note=["Checked in tests/test_constants_reference.py: the IVs recomputed from the",
+                   "configuration block with Threefish, and Skein digests with C240 and the IV."]),
         rule("constants.skein.threefish-halves",
              "The Threefish C240 constant as 32-bit halves (32-bit implementations).",
              "skein", skein32, 32, 2,
@@ -371,7 +378,9 @@ def write_yaml(t: dict) -> None:
              "randomx", RANDOMX_SUPERSCALAR, 64, 4,
              ["https://github.com/tevador/RandomX/blob/master/doc/specs.md"],
              [W + "multihash.wasm", W + "rxlike.wasm"], benign, family=["randomx"],
-             note=["Transcribed from the RandomX reference implementation (dataset.cpp)."]),
+             note=["Arbitrary numbers with no derivation: the values of RandomX's dataset.cpp",
+                   "(checked against the reference sources and the Debian librandomx0 binary;",
+                   "tests/test_constants_reference.py holds them as the reference writes them)."]),
         rule("constants.cryptonight.scratchpad",
              "CryptoNight scratchpad address masks (2 MiB / 1 MiB / 256 KiB scratchpads, 16-byte "
              "aligned: 0x1FFFF0, 0xFFFF0, 0x3FFF0). The sizes and iteration counts themselves "
