@@ -35,7 +35,7 @@ EXPECTED = {
     "benign-sha256-file-worker.js": "clean",
     "benign-chat-websocket.js": "clean",
     "benign-anti-miner.js": "clean",
-    "benign-commented-miner.js": "clean",
+    "benign-commented-miner.js": "suspicious",  # a kit call with its key, left in a comment
     "benign-mandelbrot-workers.js": "clean",
     "benign-wasm-loader.js": "clean",
 }
@@ -93,9 +93,24 @@ def test_fixture_verdict(engine, sigs, name):
     assert report.verdict.value == EXPECTED[name], report.explanation
 
 
-def test_commented_out_miner_counts_for_nothing(engine):
+def test_commented_out_miner_is_only_its_own_weak_rule(engine, sigs):
+    """Code in comments never counts as code; a whole kit call with a site key there is
+    worth a look under a rule of its own, whose category is not strong (never a miner)."""
     a = engine.analyse((FIXTURES / "benign-commented-miner.js").read_bytes(), "c.js")
-    assert not a.findings
+    assert [f.rule for f in a.findings] == ["js.kit.commented-out-call"]
+    f = a.findings[0]
+    assert not sigs.verdict.categories[f.category].strong
+    assert f.location.line == 4 and "inside a comment" in (f.location.context or "")
+
+
+@pytest.mark.parametrize("src", [
+    "var k = 1; // var miner = new CoinHive.Anonymous('SK8xq1Jm3pL0aZtYv9cWnR2bD4eF6gHk'); miner.start();\n"
+    "setInterval(function(){ show(m.getHashesPerSecond()); }, 1000);",
+    "<!--var miner = new CoinHive.Anonymous('SK8xq1Jm3pL0aZtYv9cWnR2bD4eF6gHk');miner.start();-->",
+    "/* new Kit.User('SK8xq1Jm3pL0aZtYv9cWnR2bD4eF6gHk', 'u'); */ WebAssembly.instantiate(b); new Worker(u);",
+])
+def test_code_in_comments_never_makes_a_miner(engine, sigs, src):
+    assert verdict(engine, sigs, src) is VerdictLabel.suspicious
 
 
 def test_anti_miner_mentions_are_weak_only(engine, sigs):

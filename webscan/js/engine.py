@@ -780,7 +780,7 @@ class JsEngine:
                 node = scan.deep.node_at(root, pos, end)
                 if node is not None:
                     t = node.type
-                    if t == "comment":
+                    if t in js_comments.COMMENT_TYPES:
                         pos = src.find(tok, end)
                         continue
                     in_string = t in _STRINGY
@@ -891,7 +891,7 @@ class JsEngine:
         for hit, cs, ce in self.domains.find_in_text(text)[:500]:
             b = cs if ascii_only else len(text[:cs].encode("utf-8", "replace"))
             node = scan.deep.node_at(root, b, b + max(1, ce - cs))
-            if node is not None and node.type == "comment":
+            if node is not None and node.type in js_comments.COMMENT_TYPES:
                 continue
             loaded = self._is_loaded(b, root, scan, hit.url)
             self._domain_finding(hit, b, loaded, out, loc, per_rule, None)

@@ -120,6 +120,17 @@ class JsRule(RuleBase):
         default_factory=list,
         description="ids of other JS rules that must also match in the same script",
     )
+    scope: Literal["code", "comments"] = Field(
+        default="code",
+        description="`comments`: the query runs on the text of comments (code a browser does "
+                    "not run, such as a kit call left behind), never on code",
+    )
+
+    @model_validator(mode="after")
+    def _comments_are_queried(self) -> "JsRule":
+        if self.scope == "comments" and not isinstance(self.match, JsQuery):
+            raise ValueError("a rule with `scope: comments` needs a `query` match")
+        return self
 
 
 # --- hash constants (shared by the JS and Wasm analysers) ---------------------------------
