@@ -45,15 +45,21 @@ FILE_TIMEOUT_S = 60.0
 """Per file, far above the slowest real file: a file that reaches it has an analyser stuck."""
 
 
-@pytest.fixture(scope="module")
-def evaluation() -> dict:
+def corpus_or_skip() -> Path:
+    """The corpus folder; a test skips where it is absent (a fresh clone), and fails where
+    $WEBSCAN_CORPUS points at a folder that is not it. Shared by the corpus-backed tests."""
     if not (CORPUS / "MANIFEST.tsv").is_file():
         if os.environ.get(eval_corpus.CORPUS_ENV):
             pytest.fail(f"${eval_corpus.CORPUS_ENV} is {CORPUS}, which holds no MANIFEST.tsv: "
                         "point it at the development corpus folder or unset it")
         pytest.skip(f"the development corpus is not at {CORPUS} (it is kept beside the "
                     f"repository as ../shared/corpus, or set ${eval_corpus.CORPUS_ENV})")
-    return eval_corpus.evaluate(CORPUS, jobs=min(2, os.cpu_count() or 1),
+    return CORPUS
+
+
+@pytest.fixture(scope="module")
+def evaluation() -> dict:
+    return eval_corpus.evaluate(corpus_or_skip(), jobs=min(2, os.cpu_count() or 1),
                                 file_timeout=FILE_TIMEOUT_S)
 
 
