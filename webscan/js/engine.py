@@ -29,11 +29,12 @@ from webscan.budget import check as check_budget
 from webscan.evidence import excerpt_of, finding
 from webscan.js import deobfuscate as deob
 from webscan.js import comments as js_comments
+from webscan.js import objects as js_objects
 from webscan.js import strarray
 from webscan.js.embedded import find_embedded_wasm, small_int
 from webscan.js.helper_calls import HelperCalls
 from webscan.model import EvidenceKind, Finding, Location, Severity
-from webscan.rules.schema import JsQuery, JsRule, JsTokens
+from webscan.rules.schema import JsObjectMatch, JsQuery, JsRule, JsTokens
 
 JS_LANGUAGE = Language(tree_sitter_javascript.language())
 
@@ -313,6 +314,19 @@ class JsEngine:
             internal.append((
                 "(pair key: [(property_identifier) (string)] value: (string (string_fragment) @_proto "
                 f"(#any-of? @_proto {' '.join(chr(34) + v + chr(34) for v in fixed)})))", None))
+        object_rules = [r for r in sigs.js if isinstance(r.match, JsObjectMatch)]
+        self._objects = js_objects.ObjectRules(object_rules) if object_rules else None
+        if object_rules:
+            # object rules: every pair key / assigned property near an anchor key's literal
+            anchors = []
+            for r in object_rules:
+                lits = _required_literals(r.match.object.keys_all[0])
+                if lits is None:
+                    raise ValueError(f"rule {r.id}: the first of `keys_all` must require a "
+                                     "literal of 3 or more characters")
+                anchors += [f"(?i:{re.escape(w)})" if lits[1] else re.escape(w) for w in sorted(lits[0])]
+            trig = "|".join(anchors)
+            internal += [(js_objects.PAIR_PATTERN, trig), (js_objects.ASSIGN_PATTERN, trig)]
         for text, trig in internal:
             q = Query(JS_LANGUAGE, text)
             patterns.append((q.capture_name(0), text, trig))
@@ -636,6 +650,8 @@ class JsEngine:
                     p = arg.child_by_field_name("property")
                     if p is not None:
                         scan.loaded_names.add(p.text.decode("utf-8", "replace"))
+        elif owner in ("_okey", "_oobj"):
+            self._on_object_key(caps["_okey"][0], node if owner == "_oobj" else None, src, scan, ctx)
         elif owner == "_blob":
             for arr in caps.get("_arg", []):
                 self._on_blob(arr, scan)
@@ -672,6 +688,44 @@ class JsEngine:
                 scan.protocol_objects.append((_object_shape(top), _hit_of(top, src)))
                 if top is not obj:
                     scan.protocol_objects.append((_object_shape(obj), _hit_of(obj, src)))
+
+    def _on_object_key(self, key: Node, target: Node | None, src: bytes, scan: _Scan,
+                       ctx: dict) -> None:
+        """An anchor key of an object rule: rebuild its object's key set (objects.py) once."""
+        if self._objects is None or not self._objects.is_anchor(js_objects.key_text(key)):
+            return
+        ctx["objects"] = n = ctx.get("objects", 0) + 1
+        if n > js_objects.MAX_CANDIDATES:
+            return
+        hit = key.parent
+        name: str | None = None
+        if target is not None:
+            name = target.text.decode("utf-8", "replace")
+            hit = hit.parent if hit is not None and hit.parent is not None else hit
+        else:
+            obj = hit.parent if hit is not None else None
+            if obj is None or obj.type != "object":
+                return
+            hit, up = obj, obj.parent
+            if up is not None and up.type == "variable_declarator":
+                n_ = up.child_by_field_name("name")
+                name = n_.text.decode("utf-8", "replace") if n_ is not None else None
+            elif up is not None and up.type == "assignment_expression":
+                n_ = up.child_by_field_name("left")
+                name = n_.text.decode("utf-8", "replace") if n_ is not None else None
+        if name is None:
+            keys = js_objects.literal_keys(hit)
+        else:
+            block = js_objects.enclosing_block(key)
+            seen_key = ("object", name, block.start_byte if block is not None else -1)
+            if block is None or seen_key in ctx["seen"]:
+                return
+            ctx["seen"].add(seen_key)
+            keys = js_objects.assigned_keys(name, block)
+        for rule in self._objects.matching(keys):
+            hits = scan.rule_hits[rule.id]
+            if len(hits) < MAX_FINDINGS_PER_RULE and all(h.start != hit.start_byte for h in hits):
+                hits.append(_hit_of(hit, src))
 
     def _fold_concats(self, bins: list[Node], scan: _Scan) -> None:
         """Fold the top of every `+` chain that joins literals ('Coin' + 'Hive'), once.

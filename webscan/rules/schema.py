@@ -114,8 +114,40 @@ class JsTokens(_Strict):
         return self
 
 
+class JsObject(_Strict):
+    """An object judged by its keys, written as one literal or assigned property by property
+    in one block. Each entry is a regex matched against a whole key (use `(?i)` and `_?` for
+    spellings). Every `keys_all` regex must match a key; of the other keys, at least `min_any`
+    must match some `keys_any` regex. The first `keys_all` regex must require a literal of 3+
+    characters (the engine searches for it before building any object)."""
+
+    keys_all: list[str] = Field(min_length=1)
+    keys_any: list[str] = Field(default_factory=list)
+    min_any: int = 0
+
+    @field_validator("keys_all", "keys_any")
+    @classmethod
+    def _regexes(cls, v: list[str]) -> list[str]:
+        for p in v:
+            try:
+                re.compile(p)
+            except re.error as e:
+                raise ValueError(f"key pattern {p!r} is not a valid regex: {e}") from None
+        return v
+
+    @model_validator(mode="after")
+    def _counts(self) -> "JsObject":
+        if not 0 <= self.min_any <= max(len(self.keys_any), 0) or (self.keys_any and not self.min_any):
+            raise ValueError("`min_any` must be between 1 and the length of `keys_any` (0 without it)")
+        return self
+
+
+class JsObjectMatch(_Strict):
+    object: JsObject
+
+
 class JsRule(RuleBase):
-    match: Union[JsQuery, JsTokens]
+    match: Union[JsQuery, JsTokens, JsObjectMatch]
     requires: list[str] = Field(
         default_factory=list,
         description="ids of other JS rules that must also match in the same script",
