@@ -1418,23 +1418,7 @@ def _object_shape(obj: Node) -> dict:
     return out
 
 
-MAX_ASSEMBLY_STATEMENTS = 400
-
-
-def _assignments_in(block: Node):
-    """Declarators and assignments directly in a block's statements (comma lists flattened)."""
-    n = 0
-    for stmt in block.named_children[:MAX_ASSEMBLY_STATEMENTS]:
-        stack = [stmt]
-        while stack and n < MAX_ASSEMBLY_STATEMENTS * 8:
-            node = stack.pop()
-            n += 1
-            t = node.type
-            if t in ("expression_statement", "sequence_expression", "variable_declaration",
-                     "lexical_declaration", "parenthesized_expression"):
-                stack.extend(reversed(node.named_children))
-            elif t in ("variable_declarator", "assignment_expression"):
-                yield node
+_assignments_in = js_objects.assignments_in
 
 
 def _assembled_shape(name: str, block: Node, depth: int) -> dict:

@@ -105,34 +105,38 @@ def assigned_keys(target: str, block: Node) -> list[str]:
     """Keys given to `target` in one block: `target = {...}` / `var target = {...}` and
     `target.key = value`, read from the block's own statements (bounded)."""
     keys: list[str] = []
-    seen = 0
+    for node in assignments_in(block):
+        if len(keys) >= MAX_KEYS:
+            break
+        if node.type == "variable_declarator":
+            n, v = node.child_by_field_name("name"), node.child_by_field_name("value")
+            if n is not None and v is not None and v.type == "object" and n.text.decode(
+                    "utf-8", "replace") == target:
+                keys += literal_keys(v)
+            continue
+        left, right = node.child_by_field_name("left"), node.child_by_field_name("right")
+        if left is None:
+            continue
+        if right is not None and right.type == "object" and left.text.decode("utf-8", "replace") == target:
+            keys += literal_keys(right)
+        elif left.type == "member_expression":
+            obj, prop = left.child_by_field_name("object"), left.child_by_field_name("property")
+            if obj is not None and prop is not None and obj.text.decode("utf-8", "replace") == target:
+                keys.append(prop.text.decode("utf-8", "replace"))
+    return keys
+
+
+def assignments_in(block: Node):
+    """Declarators and assignments directly in a block's statements (comma lists flattened)."""
+    n = 0
     for stmt in block.named_children[:MAX_STATEMENTS]:
         stack = [stmt]
-        while stack and seen < MAX_STATEMENTS * 8:
+        while stack and n < MAX_STATEMENTS * 8:
             node = stack.pop()
-            seen += 1
+            n += 1
             t = node.type
             if t in ("expression_statement", "sequence_expression", "variable_declaration",
                      "lexical_declaration", "parenthesized_expression"):
-                stack.extend(node.named_children)
-                continue
-            if t == "variable_declarator":
-                n, v = node.child_by_field_name("name"), node.child_by_field_name("value")
-                if n is not None and v is not None and v.type == "object" and n.text.decode(
-                        "utf-8", "replace") == target:
-                    keys += literal_keys(v)
-                continue
-            if t != "assignment_expression":
-                continue
-            left, right = node.child_by_field_name("left"), node.child_by_field_name("right")
-            if left is None:
-                continue
-            if right is not None and right.type == "object" and left.text.decode("utf-8", "replace") == target:
-                keys += literal_keys(right)
-            elif left.type == "member_expression":
-                obj, prop = left.child_by_field_name("object"), left.child_by_field_name("property")
-                if obj is not None and prop is not None and obj.text.decode("utf-8", "replace") == target:
-                    keys.append(prop.text.decode("utf-8", "replace"))
-        if len(keys) >= MAX_KEYS:
-            break
-    return keys
+                stack.extend(reversed(node.named_children))
+            elif t in ("variable_declarator", "assignment_expression"):
+                yield node

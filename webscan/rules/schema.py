@@ -18,6 +18,15 @@ FORMAT_VERSION = 1
 RULE_ID = r"^[a-z0-9]+(?:[.-][a-z0-9]+)+$"
 
 
+def _compiles(patterns: list[str], what: str) -> list[str]:
+    for p in patterns:
+        try:
+            re.compile(p)
+        except re.error as e:
+            raise ValueError(f"{what} {p!r} is not a valid regex: {e}") from None
+    return patterns
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -72,12 +81,7 @@ class DomainRule(RuleBase):
     @field_validator("url_patterns")
     @classmethod
     def _regexes(cls, v: list[str]) -> list[str]:
-        for p in v:
-            try:
-                re.compile(p)
-            except re.error as e:
-                raise ValueError(f"url pattern {p!r} is not a valid regex: {e}") from None
-        return v
+        return _compiles(v, "url pattern")
 
     @model_validator(mode="after")
     def _something(self) -> "DomainRule":
@@ -128,12 +132,7 @@ class JsObject(_Strict):
     @field_validator("keys_all", "keys_any")
     @classmethod
     def _regexes(cls, v: list[str]) -> list[str]:
-        for p in v:
-            try:
-                re.compile(p)
-            except re.error as e:
-                raise ValueError(f"key pattern {p!r} is not a valid regex: {e}") from None
-        return v
+        return _compiles(v, "key pattern")
 
     @model_validator(mode="after")
     def _counts(self) -> "JsObject":
