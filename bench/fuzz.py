@@ -196,11 +196,13 @@ def fuzz_once(target: str, seconds: int, args: argparse.Namespace, corpus: Path,
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             errors="replace", bufsize=1)
     found = False
+    last_unit = final_units = 0  # a child that dies prints no final stats: count its status lines
     assert proc.stdout is not None
     try:
         for line in proc.stdout:
             sys.stdout.write(f"[{target}] {line}")
             if (m := COV_RE.match(line)):
+                last_unit = int(m.group(1))
                 cov = int(m.group(3))
                 if stats.start_cov is None and m.group(2) == "INITED":
                     stats.start_cov = cov
@@ -208,7 +210,7 @@ def fuzz_once(target: str, seconds: int, args: argparse.Namespace, corpus: Path,
             elif (m := STAT_RE.match(line)):
                 key, value = m.group(1), int(m.group(2))
                 if key == "number_of_executed_units":
-                    stats.execs += value
+                    final_units = value
                 elif key == "new_units_added":
                     stats.new_units += value
             elif (m := ARTIFACT_RE.search(line)):
@@ -222,6 +224,7 @@ def fuzz_once(target: str, seconds: int, args: argparse.Namespace, corpus: Path,
                 break
     finally:
         proc.wait()
+        stats.execs += max(final_units, last_unit)
         stats.seconds += time.monotonic() - started
         stats.runs += 1
     if proc.returncode != 0 and not found:
