@@ -536,7 +536,7 @@ class JsEngine:
             scan.query_limited |= cursor.did_exceed_match_limit
         if self._anchored is not None:
             ranges = self._trigger_ranges(src, words)
-            if ranges is not None and (scan.deep.zones or
+            if ranges and (scan.deep.zones or
                                        len(ranges) * RANGE_COST_NODES > root.descendant_count) \
                     and _is_utf8(src):
                 # one pass over the whole tree is cheaper (but tree-sitter's text predicates
