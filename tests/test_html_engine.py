@@ -315,7 +315,7 @@ EXPECTED = {
     "iframe_miner.html": VerdictLabel.miner,
     "crlf_offsets.html": VerdictLabel.miner,
     "shutdown_notice.html": VerdictLabel.clean,
-    "commented_out.html": VerdictLabel.clean,
+    "commented_out.html": VerdictLabel.suspicious,  # a kit call with its key left in a JS comment
     "chat.html": VerdictLabel.clean,
     "anti_miner.html": VerdictLabel.clean,
     "benign_third_party.html": VerdictLabel.clean,
@@ -349,3 +349,22 @@ def test_third_party_miner_page_names_its_evidence(real, sigs):
     assert load and load[0].location.line == 7
     assert "third-party script from coinhive.com" in load[0].message
     assert any(f.category == "kit-api" and f.location.context == "inline <script> #2" for f in report.findings)
+
+
+WIDGET = '<div class="kit-miner" style="width:1px" data-key="Zq3LmN8pRt5vXw2yBc7dFg4hJk6sTu9a" data-autostart="true"></div>'
+
+
+@pytest.mark.parametrize("page, expected", [
+    (f"<html><body><p>Hi</p>\n{WIDGET}</body></html>", VerdictLabel.miner),
+    (f"<html><body><script>document.write('{WIDGET}');</script></body></html>", VerdictLabel.miner),
+    (f"<html><body><!-- {WIDGET} --><noscript>{WIDGET}</noscript></body></html>", VerdictLabel.clean),
+    ('<html><body><div class="g-recaptcha" data-sitekey="6LcAAAAAAAAAAAAAAAAAAAAAAAA"></div>'
+     '<div class="gold-miner" data-level="2"></div></body></html>', VerdictLabel.clean),
+])
+def test_kit_widgets_count_where_the_browser_renders_them(real, sigs, page, expected):
+    res = real.analyse(page.encode(), "w.html")
+    report = judge(res, sigs.verdict, path="w.html")
+    assert report.verdict is expected, report.explanation
+    if expected is VerdictLabel.miner:
+        f = next(f for f in res.findings if f.rule == "js.kit.miner-widget")
+        assert f.location.line == (2 if "<p>" in page else 1)

@@ -26,6 +26,7 @@ from webscan.budget import check as check_budget
 from webscan.evidence import finding
 from webscan.html.decode import binary_reason, decode_html
 from webscan.html.positions import LineIndex, StartTag, read_start_tag, script_body_span
+from webscan.html.widgets import ElementRules, element_rules
 from webscan.model import EvidenceKind, Location
 from webscan.net.domains import DomainHit, DomainMatcher
 from webscan.net.registrable import is_third_party, registrable_domain
@@ -75,13 +76,16 @@ class JsAnalyser(Protocol):
 class _Strainer(SoupStrainer):
     """Build only elements that can run or load something (and the inert containers around them)."""
 
-    def __init__(self) -> None:
+    def __init__(self, widgets: ElementRules | None = None) -> None:
         super().__init__()
+        self.widgets = widgets
 
     def allow_tag_creation(self, nsprefix: Any, name: str, attrs: Any) -> bool:  # bs4 >= 4.13
         if name in _INTERESTING:
             return True
         if attrs:
+            if self.widgets is not None and "class" in attrs and self.widgets.class_matches(attrs["class"]):
+                return True
             for k, v in attrs.items():
                 if k.startswith("on") or k == "srcdoc":
                     return True
@@ -159,6 +163,7 @@ class HtmlEngine:
         self.sigs = sigs
         self.js = js
         self.domains = domains
+        self.widgets = element_rules(getattr(sigs, "js", None) or [])
 
     # --- entry point -----------------------------------------------------------------------
 
@@ -213,14 +218,14 @@ class _Page:
                 f"page is {len(text) / 1e6:.1f} M characters: only the first {cut / 1e6:.1f} M were "
                 "parsed as HTML; scripts in the rest were found by a plain scan")
         try:
-            soup = BeautifulSoup(parsed, "html.parser", parse_only=_Strainer())
+            soup = BeautifulSoup(parsed, "html.parser", parse_only=_Strainer(self.e.widgets))
         except ParserRejectedMarkup:
             # html.parser gives up on a marked section with an unknown keyword (`<![html>`),
             # which would cost the page its analysis; a browser reads `<![` outside SVG/MathML
             # as a bogus comment up to the next `>`, as html.parser reads `<!_` (same length,
             # so positions hold)
             soup = BeautifulSoup(parsed.replace("<![", "<!_"), "html.parser",
-                                 parse_only=_Strainer())
+                                 parse_only=_Strainer(self.e.widgets))
         inert: dict[int, bool] = {}  # id(tag) -> inside an inert container
         for tag in soup.find_all(True):
             # document order puts a parent before its children, so one look at the parent
@@ -283,6 +288,12 @@ class _Page:
                 if m and m.group(1).strip():
                     self._load(m.group(1).strip(), "refresh redirect", "<meta http-equiv=refresh>", where)
         self._handlers_and_js_urls(tag, st, name)
+        if self.e.widgets is not None and "class" in tag.attrs:
+            for rule in self.e.widgets.match(name, tag.attrs):
+                self.out.findings.append(finding(
+                    rule, EvidenceKind.html, Location(target=self.target, line=where[0], column=where[1],
+                                                      context=f"<{name} class=...> kit widget"),
+                    excerpt=self.text[st.start:st.end] if st else None))
 
     # --- scripts ---------------------------------------------------------------------------
 

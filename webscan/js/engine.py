@@ -34,6 +34,7 @@ from webscan.js import strarray
 from webscan.js.embedded import find_embedded_wasm, small_int
 from webscan.js.helper_calls import HelperCalls
 from webscan.model import EvidenceKind, Finding, Location, Severity
+from webscan.html.widgets import ElementRules, element_rules
 from webscan.rules.schema import JsObjectMatch, JsQuery, JsRule, JsTokens
 
 JS_LANGUAGE = Language(tree_sitter_javascript.language())
@@ -314,6 +315,7 @@ class JsEngine:
             internal.append((
                 "(pair key: [(property_identifier) (string)] value: (string (string_fragment) @_proto "
                 f"(#any-of? @_proto {' '.join(chr(34) + v + chr(34) for v in fixed)})))", None))
+        self._elements: ElementRules | None = element_rules(sigs.js)
         object_rules = [r for r in sigs.js if isinstance(r.match, JsObjectMatch)]
         self._objects = js_objects.ObjectRules(object_rules) if object_rules else None
         if object_rules:
@@ -452,6 +454,7 @@ class JsEngine:
         words = set(src.translate(_SEPARATE).split())
         self._run_query(root, src, words, scan)
         self._comment_rules(src, root, words, scan)
+        self._widgets(src, root, scan)
         self._scan_tokens(src, root, words, scan, loc)
         check_budget()
         self._deobfuscate(src, root, scan, out, loc)
@@ -580,6 +583,20 @@ class JsEngine:
             if all(h.start != at for h in hits):
                 hits.append(_Hit(at, at + 1, 0, 0, nodes[0].text[:EXCERPT_BYTES],
                                  context="inside a comment (a browser does not run it)"))
+
+    def _widgets(self, src: bytes, root: Node, scan: _Scan) -> None:
+        """Kit widgets written as markup in the script (widgets.py), outside comments."""
+        if self._elements is None:
+            return
+        for w in self._elements.find_in_text(src):
+            hits = scan.rule_hits[w.rule.id]
+            if len(hits) >= MAX_FINDINGS_PER_RULE:
+                continue
+            node = scan.deep.node_at(root, w.start, w.start + 1)
+            if node is not None and node.type in js_comments.COMMENT_TYPES:
+                continue
+            hits.append(_Hit(w.start, w.end, 0, 0, src[w.start:min(w.end, w.start + EXCERPT_BYTES)],
+                             context="kit widget markup in the script"))
 
     def _trigger_ranges(self, src: bytes, words: set[bytes]) -> list[tuple[int, int]] | None:
         """Byte ranges where some anchored pattern could match, merged; None if too many."""

@@ -145,8 +145,38 @@ class JsObjectMatch(_Strict):
     object: JsObject
 
 
+class JsElement(_Strict):
+    """An element by shape, for kit widgets written as markup: one of `tags`, a class that
+    `class` (a regex) matches whole, every attribute of `attrs_all`, and `min_any` of
+    `attrs_any`. Matched on the elements of HTML pages and on markup inside scripts (strings,
+    or markup captured into a `.js` file). `class` must require a literal of 3+ characters."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    tags: list[str] = Field(default_factory=lambda: ["div"], min_length=1)
+    class_: str = Field(alias="class")
+    attrs_all: list[str] = Field(default_factory=list)
+    attrs_any: list[str] = Field(default_factory=list)
+    min_any: int = 0
+
+    @field_validator("class_")
+    @classmethod
+    def _regex(cls, v: str) -> str:
+        return _compiles([v], "class pattern")[0]
+
+    @model_validator(mode="after")
+    def _counts(self) -> "JsElement":
+        if not 0 <= self.min_any <= len(self.attrs_any):
+            raise ValueError("`min_any` must be between 0 and the length of `attrs_any`")
+        return self
+
+
+class JsElementMatch(_Strict):
+    element: JsElement
+
+
 class JsRule(RuleBase):
-    match: Union[JsQuery, JsTokens, JsObjectMatch]
+    match: Union[JsQuery, JsTokens, JsObjectMatch, JsElementMatch]
     requires: list[str] = Field(
         default_factory=list,
         description="ids of other JS rules that must also match in the same script",
