@@ -8,6 +8,8 @@ calls nested in one another, code nested thousands of levels deep, long left-nes
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 from tree_sitter import Parser
 
@@ -180,3 +182,19 @@ def test_an_unclosed_attribute_quote_is_read_only_up_to_the_tag_limit(monkeypatc
     tag = positions.read_start_tag(text, 0)
     assert tag is not None and tag.end == 64
     assert tag.values["x"][1] <= 64, "the attribute value may not run past the tag limit"
+
+
+def test_a_decoder_input_over_the_size_bound_is_noted(engine):
+    big = base64.b64encode(b"x" * (deob.MAX_DECODED + 1024)).decode()
+    a = engine.analyse(f'eval(atob("{big}"));'.encode(), "big.js")
+    assert any("an input to atob() over" in n for n in a.notes), a.notes
+
+
+def test_an_inline_module_bigger_than_a_decoded_string_is_still_decoded(engine):
+    """Inline Wasm is bounded by MAX_MODULE, not by the (smaller) bound on decoded strings."""
+    from webscan.js.embedded import MAX_MODULE, find_embedded_wasm
+    module = b"\0asm\x01\0\0\0" + b"\0\x05\x04junk" + b"\0" * (deob.MAX_DECODED + 16)
+    assert len(module) < MAX_MODULE
+    src = ('var w = "' + base64.b64encode(module).decode() + '";').encode()
+    (found,) = find_embedded_wasm(src)
+    assert found.data == module

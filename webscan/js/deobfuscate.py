@@ -122,10 +122,11 @@ _SWAP = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz",
                       "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 
-def b64decode_loose(s: str) -> bytes | None:
-    """Base64 (standard or URL-safe, padding optional) to bytes, or None."""
+def b64decode_loose(s: str, max_bytes: int = MAX_DECODED) -> bytes | None:
+    """Base64 (standard or URL-safe, padding optional) to bytes, or None (also when it would
+    decode to more than `max_bytes`)."""
     s = s.strip()
-    if len(s) < 4 or len(s) > MAX_DECODED * 4 // 3 + 4:
+    if len(s) < 4 or len(s) > max_bytes * 4 // 3 + 4:
         return None
     s = s.replace("-", "+").replace("_", "/")
     if not _B64_STD.match(s):
@@ -274,6 +275,8 @@ class Folder:
                 if inner is None:
                     return None
                 value = _apply_decoder(name, inner[0])
+                if value is None and len(inner[0]) > MAX_DECODED:
+                    self.bound_hit = self.bound_hit or f"an input to {name}() over {MAX_DECODED >> 20} MB"
                 return None if value is None else (value, inner[1] + [name])
             if name in ("String.fromCharCode", "String.fromCodePoint"):
                 chars = []

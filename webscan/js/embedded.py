@@ -76,7 +76,7 @@ def find_embedded_wasm(src: bytes, decoded: list[Decoded] = ()) -> list[Embedded
     for m in _B64_RUN.finditer(src):
         run = m.group(0)[: MAX_MODULE * 4 // 3 + 4]
         data_url = src[max(0, m.start() - 40):m.start()].endswith(b"base64,")
-        add(b64decode_loose(run.decode("ascii")), m.start(),
+        add(b64decode_loose(run.decode("ascii"), MAX_MODULE), m.start(),
             "data: URL" if data_url else "base64 literal")
     for m in _HEX_RUN.finditer(src):
         if m.start() and src[m.start() - 1] in b"0123456789abcdefABCDEF":
@@ -92,7 +92,7 @@ def find_embedded_wasm(src: bytes, decoded: list[Decoded] = ()) -> list[Embedded
         if text.startswith(WASM_MAGIC.decode("latin-1")):
             add(text.encode("latin-1", "replace"), d.start, d.how)
         for m in _B64_RUN_STR.finditer(text):
-            add(b64decode_loose(m.group(0)), d.start, f"base64 in {d.how}")
+            add(b64decode_loose(m.group(0), MAX_MODULE), d.start, f"base64 in {d.how}")
     # a literal split by concatenation is seen both in pieces and whole: keep the whole
     return [m for m in out if not any(o is not m and len(o.data) > len(m.data)
                                       and o.data.startswith(m.data) for o in out)]
