@@ -47,6 +47,10 @@ MAX_PAYLOAD_DEPTH = 3
 MAX_PAYLOAD_TOTAL = 16 * 1024 * 1024
 EXCERPT_BYTES = 240
 MAX_TRIGGER_RANGES = 50_000
+MAX_GATED_BYTES = 4096
+"""Scripts up to this size are first tested against all triggers at once (one regex): per call
+it is far cheaper than a search per trigger, but an alternation costs more per byte, so big
+scripts go straight to the per-trigger searches."""
 _IDENT_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_$") | frozenset(range(0x80, 0x100))
 _STRINGY = frozenset(("string_fragment", "string", "template_string", "escape_sequence"))
 MAX_TOKEN_CHECKS = 2000
@@ -381,6 +385,10 @@ class JsEngine:
                 literals.add((w.encode("utf-8"), False))
         self._trigger_literals = sorted(literals)
         self._trigger_regexes = [re.compile(r.encode("utf-8")) for r in dict.fromkeys(regexes)]
+        self._any_trigger = _any_of(
+            [re.escape(w) for w in self._trigger_words]
+            + [(b"(?i:%s)" if icase else b"%s") % re.escape(lit) for lit, icase in self._trigger_literals]
+            + [rx.pattern for rx in (*self._short_trigger_res, *self._trigger_regexes)])
 
         # --- tokens: rule tokens + protocol vocabulary -------------------------------------
         self._token_rules: list[tuple[JsRule, frozenset[str], frozenset[str], int]] = []
@@ -392,6 +400,12 @@ class JsEngine:
                 vocab.update(m.all)
                 vocab.update(m.any)
         self._vocab = frozenset(vocab)
+        # rules that match a script without any token (none today): only they make the token
+        # and protocol passes worth running on a script in which no vocabulary word occurs
+        self._token_rules_unconditional = any(
+            not all_ and (not any_ or min_any <= 0) for _, all_, any_, min_any in self._token_rules)
+        self._protocol_unconditional = protocol is not None and bool(
+            protocol.match_tokens(frozenset(), strings=frozenset()) or protocol.sessions(set()))
         self._need_string = frozenset(v.encode("utf-8") for v in getattr(protocol, "fixed_values", ()))
         # token -> the identifier-like parts that must all be in the word set for it to occur
         self._token_parts = {
@@ -600,6 +614,9 @@ class JsEngine:
 
     def _trigger_ranges(self, src: bytes, words: set[bytes]) -> list[tuple[int, int]] | None:
         """Byte ranges where some anchored pattern could match, merged; None if too many."""
+        if (self._any_trigger is not None and len(src) <= MAX_GATED_BYTES
+                and self._any_trigger.search(src) is None):
+            return []  # one C pass instead of one per trigger: most small scripts have none
         spans: list[tuple[int, int]] = []
         n = len(src)
         low: bytes | None = None
@@ -1082,6 +1099,8 @@ class JsEngine:
     def _rule_findings(self, scan: _Scan, out: Analysis, loc: "_Locator") -> None:
         matched: dict[str, list[_Hit]] = {rid: hits for rid, hits in scan.rule_hits.items() if hits}
         tokens = scan.token_first
+        if not matched and not tokens and not self._token_rules_unconditional:
+            return  # most small scripts: nothing can match, skip the per-rule loop
         for rule, all_, any_, min_any in self._token_rules:
             if not all_ <= tokens.keys():
                 continue
@@ -1118,6 +1137,8 @@ class JsEngine:
         A session (login + submit) is strong only when its messages were built as literals."""
         if self.protocol is None:
             return
+        if not scan.protocol_objects and not scan.token_first and not self._protocol_unconditional:
+            return  # no message built and no vocabulary word: no protocol rule can match
         built: set[str] = set()
         for shape, h in scan.protocol_objects:
             for rule in self.protocol.match_message(shape):
@@ -1276,6 +1297,17 @@ def _is_utf8(src: bytes) -> bool:
     except UnicodeDecodeError:
         return False
     return True
+
+
+def _any_of(patterns: list[bytes]) -> re.Pattern[bytes] | None:
+    """One regex that matches wherever any of `patterns` does (a superset test, used only to
+    say "none occurs"), or None when they cannot be joined (a pattern with global flags)."""
+    if not patterns:
+        return None
+    try:
+        return re.compile(b"|".join(b"(?:%s)" % p for p in patterns))
+    except re.error:
+        return None
 
 
 def _cursor(query: Query) -> QueryCursor:
