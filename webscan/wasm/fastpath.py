@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from webscan.budget import check as check_budget
 from webscan.wasm import decoder as d
 
 PAD = 64
@@ -45,10 +46,10 @@ PAD = 64
 BATCH_BYTES = 1 << 20
 """Bodies are decoded in batches of about this many bytes: scattered reads stay mostly in
 cache, numpy's per-call overhead is spread over enough bytes (measured best between 256 KiB
-and 4 MiB), and memory stays bounded (~30 bytes of arrays per byte of code)."""
-MAX_BATCH_BYTES = 4 << 20
-"""A single body bigger than this goes the sequential way (the arrays take ~30 bytes per byte;
-tesseract-core-simd.wasm peaks at 34 MB with 1 MiB batches)."""
+and 4 MiB), and memory stays bounded (~30 bytes of arrays per byte of code; tesseract-core-
+simd.wasm peaks at 34 MB). A single body bigger than this is decoded in windows of this size,
+one after the other (`_decode_long`), so neither memory nor the cost per byte depend on how
+big one body is."""
 CHUNK = 128
 """Bytes per lock-step walker: the walk takes at most CHUNK + LEAD steps over all chunks."""
 LEAD = 16
@@ -109,6 +110,10 @@ class BatchResult:
     i64: set[int] = field(default_factory=set)
     failed: list[int] = field(default_factory=list)
     """Body numbers the caller must decode sequentially."""
+    windows: int = 0
+    """Windows decoded for bodies bigger than a batch (`_decode_long`)."""
+    largest: int = 0
+    """Bytes of the largest window (its arrays take ~30 bytes per byte)."""
 
 
 class _Batch:
@@ -419,6 +424,12 @@ def _decode_batch(data: bytes, base: int, n: int, starts: np.ndarray, ends: np.n
     for k in np.flatnonzero(ok_body).tolist():
         out.counts[first + k] = int(counts[k])
     out.failed.extend((first + np.flatnonzero(~ok_body)).tolist())
+    _tally(ap, live, op, nxt, out)
+
+
+def _tally(ap: np.ndarray, live: np.ndarray, op: np.ndarray, nxt: np.ndarray,
+           out: BatchResult) -> None:
+    """Add the proven instructions at `live` (opcodes `op`) to the histogram and constants."""
     # Histogram: plain opcodes by byte, prefixed ones by (prefix, sub-opcode).
     hist = np.bincount(op, minlength=256)
     pref = live[op >= 0xFB]
@@ -440,6 +451,95 @@ def _decode_batch(data: bytes, base: int, n: int, starts: np.ndarray, ends: np.n
             distinct[0] = True
             np.not_equal(values[1:], values[:-1], out=distinct[1:])
             target.update(values[distinct].tolist())  # (np.unique is ~10x slower here)
+
+
+def _decode_long(data: bytes, start: int, end: int, index: int, out: BatchResult) -> None:
+    """Decode one body bigger than a batch in windows of BATCH_BYTES, each from the true
+    instruction start where the previous one left off, so the arrays never exceed a batch.
+
+    A window's bytes run PAD past its end, which holds any instruction starting inside it
+    except a br_table whose label vector goes on further: that one is measured by
+    `_br_table_span` (a count of LEB terminators, chunk by chunk) and the next window starts
+    after it, so every window moves at least its own length on. A window is verified like a
+    batch (its start, each successor, no sink); the body is proven when its last window ends
+    exactly at the body end. Anything else sends the whole body to the sequential path, and
+    nothing of it is added to `out` before it is proven."""
+    part = BatchResult()
+    count = 0
+    x = start
+    while x < end:
+        check_budget()
+        stop = min(x + BATCH_BYTES, end) - x  # window-relative, like everything below
+        batch = _Batch(data, x, min(x + BATCH_BYTES + PAD, end) - x)
+        part.windows += 1
+        part.largest = max(part.largest, batch.n)
+        nxt, sink = batch.successors()
+        live = _reachable(nxt, np.zeros(1, np.int64), np.full(1, stop, np.int64))
+        if live is None or live[0] != 0:
+            out.failed.append(index)
+            return
+        succ = nxt[live]
+        op = batch.ap[live]
+        wrong = np.flatnonzero(succ[:-1] != live[1:])
+        wrong = np.concatenate((wrong, np.flatnonzero(sink[live])))
+        tables = np.flatnonzero((op == 0x0E) & ~sink[live])
+        if tables.size:
+            long_ = _long_labels(batch, live[tables], succ[tables])
+            wrong = np.concatenate((wrong, tables[long_]))
+        if wrong.size:
+            f = int(wrong.min())
+            after = None
+            if op[f] == 0x0E and sink[live[f]]:  # a br_table longer than the window?
+                after = _br_table_span(data, x + int(live[f]), end)
+            if after is None or after <= x + stop:  # (the latter cannot be; it would stall)
+                out.failed.append(index)
+                return
+            live, op = live[:f + 1], op[:f + 1]
+            _tally(batch.ap, live[:-1], op[:-1], nxt, part)
+            part.opcodes[0x0E] += 1
+            x = after
+        else:
+            _tally(batch.ap, live, op, nxt, part)
+            x += int(succ[-1])
+        count += live.size
+    out.counts[index] = count
+    out.opcodes.update(part.opcodes)
+    out.i32 |= part.i32
+    out.i64 |= part.i64
+    out.windows += part.windows
+    out.largest = max(out.largest, part.largest)
+
+
+def _br_table_span(data: bytes, at: int, end: int) -> int | None:
+    """End of the br_table at `at` by the batch's rules (a count of at most 4 bytes, then
+    count + 1 labels of at most 4 bytes each, all before `end`), reading BATCH_BYTES at a time;
+    None when it breaks one of them."""
+    q = at + 1
+    head = data[q:min(q + 4, end)]
+    size = next((k + 1 for k, b in enumerate(head) if b < 0x80), 0)
+    if not size:
+        return None
+    c_end = q + size
+    count = sum((b & 0x7F) << (7 * k) for k, b in enumerate(head[:size]))
+    need = count + 1
+    pos = c_end
+    while pos < end:
+        check_budget()
+        # From 3 bytes back (never before the count's last byte, a terminator): a run of 4
+        # continuation bytes, i.e. a label of 5+ bytes, is seen across the seam too.
+        back = max(c_end, pos - 3)
+        window = np.frombuffer(data, np.uint8, min(BATCH_BYTES, end - pos) + pos - back, back)
+        cont = window >= 0x80
+        stops = np.flatnonzero(~cont[pos - back:])
+        last = window.size if stops.size < need else pos - back + int(stops[need - 1]) + 1
+        c = cont[:last]
+        if c.size >= 4 and (c[:-3] & c[1:-2] & c[2:-1] & c[3:]).any():
+            return None
+        if stops.size >= need:
+            return back + last
+        need -= stops.size
+        pos = back + window.size
+    return None
 
 
 def _leb_values(ap: np.ndarray, q: np.ndarray, e: np.ndarray, width: int) -> np.ndarray:
@@ -484,8 +584,8 @@ def decode_bodies(data: bytes, starts: list[int], ends: list[int]) -> BatchResul
         while j < total and ends[j] - base <= BATCH_BYTES:
             j += 1
         n = ends[j - 1] - base
-        if n > MAX_BATCH_BYTES:  # one huge body: the sequential path needs no big arrays
-            out.failed.extend(range(k, j))
+        if n > BATCH_BYTES:  # one body alone, bigger than a batch: window by window
+            _decode_long(data, starts[k], ends[k], k, out)
         else:
             s = np.array(starts[k:j], np.int64) - base
             e = np.array(ends[k:j], np.int64) - base
