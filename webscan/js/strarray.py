@@ -163,6 +163,10 @@ class _Resolver:
         # name -> [(scope start, scope end, kind, node)]
         self.defs: dict[str, list[tuple[int, int, str, Node]]] = {}
         self.candidates: list[Node] = []
+        # id of a node alone in parentheses -> (the outermost of those parentheses, the type of
+        # what holds them): tree-sitter's `Node.parent` searches down from the root, O(depth)
+        # per call, so asking it for every link of a long `+` chain was quadratic.
+        self.wraps: dict[int, tuple[Node, str]] = {}
         self.decoders: dict[int, _Decoder] = {}  # by definition node id
         self.arrays: dict[int, list[str] | None] = {}
         self.rotation = 0
@@ -173,10 +177,10 @@ class _Resolver:
     # --- symbol table ------------------------------------------------------------------------
 
     def collect(self) -> bool:
-        stack: list[tuple[Node, int, int]] = [(self.root, 0, len(self.src))]
+        stack: list[tuple[Node, int, int, str]] = [(self.root, 0, len(self.src), "")]
         seen = 0
         while stack:
-            node, s, e = stack.pop()
+            node, s, e, above = stack.pop()
             seen += 1
             if seen > MAX_NODES:
                 return False
@@ -198,10 +202,12 @@ class _Resolver:
                         self._define(name.text.decode("utf-8", "replace"), s, e, kind, v)
             elif t in _CANDIDATES or (t == "string" and b"\\" in node.text):
                 self.candidates.append(node)
+            elif t == "parenthesized_expression" and node.named_child_count == 1:
+                self.wraps[node.named_children[0].id] = self.wraps.get(node.id, (node, above))
             if t in _FUNCS:
                 s, e = node.start_byte, node.end_byte
             for c in reversed(node.named_children):
-                stack.append((c, s, e))
+                stack.append((c, s, e, t))
         return True
 
     def _define(self, name: str, s: int, e: int, kind: str, node: Node) -> None:
@@ -591,12 +597,9 @@ class _Resolver:
                     continue
             v = self._value(node)
             if isinstance(v, str):
-                outer = node  # ('a' + 'b') becomes "ab", without the parentheses
-                while outer.parent is not None and outer.parent.type == "parenthesized_expression" \
-                        and outer.parent.named_child_count == 1:
-                    outer = outer.parent
-                if outer is not node and outer.parent is not None and outer.parent.type in (
-                        "call_expression", "new_expression", "member_expression"):
+                # ('a' + 'b') becomes "ab", without the parentheses
+                outer, above = self.wraps.get(node.id, (node, ""))
+                if above in ("call_expression", "new_expression", "member_expression"):
                     outer = node  # keep `(x)` where dropping it would change the parse
                 edits.append((outer.start_byte, outer.end_byte, json.dumps(v)))
                 strings.append(v)
