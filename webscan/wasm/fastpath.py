@@ -43,13 +43,16 @@ from webscan.wasm import decoder as d
 
 PAD = 64
 """Zero bytes after a batch: every look-ahead (at most ~40 bytes past a position) stays inside."""
-BATCH_BYTES = 1 << 20
+BATCH_BYTES = 256 << 10
 """Bodies are decoded in batches of about this many bytes: scattered reads stay mostly in
-cache, numpy's per-call overhead is spread over enough bytes (measured best between 256 KiB
-and 4 MiB), and memory stays bounded (~30 bytes of arrays per byte of code; tesseract-core-
-simd.wasm peaks at 34 MB). A single body bigger than this is decoded in windows of this size,
-one after the other (`_decode_long`), so neither memory nor the cost per byte depend on how
-big one body is."""
+cache, numpy's per-call overhead is spread over enough bytes, and memory stays bounded (~30
+bytes of arrays per byte of code). On the corpus's five largest modules (44 MB) 256 KiB decodes
+as fast as 1 MiB (28-30 against 23-28 MB/s on the shared machine) with a lower peak (89 against
+109 MB RSS): a batch's ~8 MB of arrays is reused by the next batch, where 1 MiB batches are
+handed back to the OS and page-faulted in afresh each time (that was a 2.7x step from 256 KiB
+to 512 KiB in bench_adversarial's wasm-br-table). A single body bigger than this is decoded
+in windows of this size, one after the other (`_decode_long`), so neither memory nor the cost
+per byte depend on how big one body is."""
 CHUNK = 128
 """Bytes per lock-step walker: the walk takes at most CHUNK + LEAD steps over all chunks."""
 LEAD = 16
