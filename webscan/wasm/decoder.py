@@ -30,6 +30,7 @@ signed immediate, so -1 is 0xFFFFFFFF) and `i64.const` values as unsigned 64-bit
 
 from __future__ import annotations
 
+import gc
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -567,6 +568,19 @@ class _Decoder:
         self.function_types: list[int] = []
 
     def run(self) -> Module:
+        # Decoding makes one object per function and per import/export, none of them in a
+        # cycle; a module of tens of thousands of functions made each automatic collection
+        # rescan all of them, so the cost per byte grew with the module (bench_adversarial,
+        # wasm-many-functions). The collector is paused for the decode and resumed after.
+        paused = gc.isenabled()
+        gc.disable()
+        try:
+            return self._run()
+        finally:
+            if paused:
+                gc.enable()
+
+    def _run(self) -> Module:
         data = self.data
         m = self.m
         if len(data) < 8:
