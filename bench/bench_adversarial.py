@@ -17,8 +17,9 @@ and the CPU-time ratio to the previous size, normalised to an exact doubling. CP
 rather than wall time because the scan is single-threaded and CPU-bound, and wall time on a
 shared machine mostly measures the neighbours. A linear pass gives ~2x per doubling; the
 bar is 2.5x. Ratios where both times are under 20 ms are noise (timer resolution, a shared
-machine) and are shown in brackets and not judged. A ratio over the bar is measured once more
-at both sizes (best times kept) before it is judged, and marked with *. The last line per shape is its worst judged
+machine) and are shown in brackets and not judged. A ratio over the bar is measured again at
+both sizes, up to 3 times until it is under the bar (best times kept), before it is judged, and
+marked with *. The last line per shape is its worst judged
 ratio; the exit status is 1 if any judged ratio exceeds the bar, any case timed out or
 crashed, or any case's wall time exceeds the default per-file budget of its size
 (webscan.budget.default_budget; the budget itself is lifted while measuring, else it would cut
@@ -45,6 +46,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+REMEASURES = 3
 BAR = 2.5
 NOISE_S = 0.020
 REPEAT_UNDER_S = 0.3
@@ -548,16 +550,20 @@ def main(argv: list[str] | None = None) -> int:
             res = run_case(scanner, data, f"adversarial.{shape.kind}", args.timeout)
             ratio = per_doubling(prev, res) if prev is not None else None
             if ratio is not None and ratio > BAR and max(prev.seconds, res.seconds) >= NOISE_S:
-                # over the bar: measure both sizes once more and keep each one's best time, so
-                # a neighbour's burst on a shared machine is not taken for growth
+                # over the bar: measure both sizes again (up to REMEASURES times, until the
+                # ratio is under the bar) and keep each one's best time, so a neighbour's burst
+                # on a shared machine is not taken for growth; real growth stays over the bar
                 remeasured = True
-                again = run_case(scanner, shape.make(prev_target), f"adversarial.{shape.kind}", args.timeout)
-                if again.seconds is not None:
-                    prev.seconds = min(prev.seconds, again.seconds)
-                again = run_case(scanner, data, f"adversarial.{shape.kind}", args.timeout)
-                if again.seconds is not None and res.seconds is not None:
-                    res.seconds = min(res.seconds, again.seconds)
-                ratio = per_doubling(prev, res)
+                for _ in range(REMEASURES):
+                    again = run_case(scanner, shape.make(prev_target), f"adversarial.{shape.kind}", args.timeout)
+                    if again.seconds is not None:
+                        prev.seconds = min(prev.seconds, again.seconds)
+                    again = run_case(scanner, data, f"adversarial.{shape.kind}", args.timeout)
+                    if again.seconds is not None and res.seconds is not None:
+                        res.seconds = min(res.seconds, again.seconds)
+                    ratio = per_doubling(prev, res)
+                    if ratio is None or ratio <= BAR:
+                        break
             else:
                 remeasured = False
             cell = ""
