@@ -22,6 +22,7 @@ from bs4 import BeautifulSoup, SoupStrainer
 from bs4.exceptions import ParserRejectedMarkup
 
 from webscan.analysis import Analysis
+from webscan.budget import BudgetExceeded
 from webscan.budget import check as check_budget
 from webscan.evidence import finding
 from webscan.html.decode import binary_reason, decode_html
@@ -40,6 +41,11 @@ MAX_SNIPPETS = 2000
 MAX_NESTING = 2
 """How deep `<iframe srcdoc>` / data: HTML documents are followed."""
 MAX_DATA_URL = 8_000_000
+BATCH_PART_BYTES = 4096
+"""Inline classic scripts up to this size are cleared in batches (see _Page._flush)."""
+BATCH_BYTES = 64 * 1024
+"""A batch of small scripts is analysed once it holds this much code."""
+BATCH_SEPARATOR = b"\n;\n"
 
 # Script types the browser runs (HTML spec's JavaScript MIME types, modules, in-browser JSX).
 _JS_TYPES = {
@@ -66,6 +72,8 @@ _HANDLER = re.compile(r"on[a-z]{2,}")
 _REFRESH_URL = re.compile(r"""^\s*\d*(?:\.\d*)?\s*[;,]?\s*(?:url\s*=\s*)?["']?([^"']*)""", re.IGNORECASE)
 _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
 _TAIL_SCRIPT = re.compile(r"<!--|<script(?=[\s/>])", re.IGNORECASE)
+# JavaScript types that run as classic scripts (not modules, not transpiled in the browser)
+_CLASSIC_TYPES = _JS_TYPES - {"module", "text/babel", "text/jsx"}
 
 
 class JsAnalyser(Protocol):
@@ -137,6 +145,16 @@ def script_is_js(attrs: dict[str, Any]) -> bool:
     return t == "text/plain" and any("consent" in k or "cookie" in k or k == "data-category" for k in attrs)
 
 
+def _classic(attrs: dict[str, Any]) -> bool:
+    """Whether a script the browser runs is a classic script (a type attribute, if any, names a
+    classic JavaScript MIME type, and no `language` attribute re-types it)."""
+    if "type" not in attrs:
+        return not str(attrs.get("language") or "").strip()
+    t = attrs.get("type")
+    t = " ".join(t) if isinstance(t, list) else str(t or "")
+    return t.split(";")[0].strip().lower() in _CLASSIC_TYPES
+
+
 def _decode_data_url(url: str) -> tuple[str, bytes] | None:
     """(media type, payload) of a data: URL, or None when it is not one or cannot be decoded."""
     if not url[:5].lower() == "data:" or "," not in url:
@@ -202,6 +220,12 @@ class _Page:
         self.lines = LineIndex(text)
         self.out = Analysis()
         self.scripts = 0
+        self.pending: list[tuple[bytes, tuple[int, int], str]] = []  # small scripts, see _flush
+        self.pending_bytes = 0
+        js = engine.js
+        # an analyser that can clear many small scripts at once (JsEngine.quiet); others get
+        # every script on its own
+        self.batching = hasattr(js, "quiet") and hasattr(js, "parses_cleanly")
         self.snippets = 0
         self.skipped_snippets = 0
 
@@ -237,9 +261,14 @@ class _Page:
             if inside:
                 continue
             self._element(tag)
-            check_budget()  # after: what the first element shows is kept whatever the budget
+            try:
+                check_budget()  # after: what the first element shows is kept whatever the budget
+            except BudgetExceeded:
+                self._flush()  # scripts waiting in a batch are analysed as if on their own
+                raise
         if parsed is not text:
             self._scan_tail(len(parsed))
+        self._flush()
         if self.skipped_snippets:
             self.out.notes.append(f"{self.skipped_snippets} event handlers / javascript: URLs beyond "
                                   f"the first {MAX_SNIPPETS} were not analysed")
@@ -290,6 +319,7 @@ class _Page:
         self._handlers_and_js_urls(tag, st, name)
         if self.e.widgets is not None and "class" in tag.attrs:
             for rule in self.e.widgets.match(name, tag.attrs):
+                self._flush()
                 self.out.findings.append(finding(
                     rule, EvidenceKind.html, Location(target=self.target, line=where[0], column=where[1],
                                                       context=f"<{name} class=...> kit widget"),
@@ -320,12 +350,55 @@ class _Page:
         if not body.strip():
             return
         if is_js:
-            self._run_js(body.encode("utf-8", "surrogatepass"), (bline, bcol), f"inline <script> #{n}")
+            code = body.encode("utf-8", "surrogatepass")
+            if not self._batch(code, tag.attrs, (bline, bcol), f"inline <script> #{n}"):
+                self._run_js(code, (bline, bcol), f"inline <script> #{n}")
         else:
             # data blocks (JSON-LD, templates, import maps): URLs there are mentions, not loads
             self._mentions(body, body_start, f"non-JS <script> #{n}")
 
+    def _batch(self, code: bytes, attrs: dict[str, Any], where: tuple[int, int], context: str) -> bool:
+        """Queue a small classic inline script for _flush; False when it must go alone.
+
+        Only a script that parses on its own as a complete program joins a batch, so joining
+        never changes how any part parses (a part cannot leave a string, comment or block
+        open for the next)."""
+        if (not self.batching or len(code) > BATCH_PART_BYTES or not _classic(attrs)
+                or not self.e.js.parses_cleanly(code)):  # type: ignore[attr-defined]
+            return False
+        self.pending.append((code, where, context))
+        self.pending_bytes += len(code) + len(BATCH_SEPARATOR)
+        if self.pending_bytes >= BATCH_BYTES:
+            self._flush()
+        return True
+
+    def _flush(self) -> None:
+        """Analyse the queued small scripts: joined into one program, cleared at once when the
+        JS engine observes nothing in it at all (JsEngine.quiet says why that vouches for each
+        part); otherwise halved until each script with something to show is analysed alone,
+        as it would be without batching, so its findings keep its own line, column and label.
+
+        Why: the JS engine's fixed cost per script (setup, parse, passes) dominated pages made
+        of thousands of tiny inline scripts, which then outran the per-file time budget.
+        Called before anything else is added to the page's findings, so their order holds."""
+        parts, self.pending, self.pending_bytes = self.pending, [], 0
+        self._clear(parts)
+
+    def _clear(self, parts: list[tuple[bytes, tuple[int, int], str]]) -> None:
+        if not parts:
+            return
+        if len(parts) == 1:
+            self._run_js(*parts[0])
+            return
+        program = BATCH_SEPARATOR.join(code for code, _, _ in parts)
+        if self.e.js.quiet(program, self.target):  # type: ignore[attr-defined]
+            return
+        half = len(parts) // 2
+        self._clear(parts[:half])
+        self._clear(parts[half:])
+
     def _run_js(self, code: bytes, where: tuple[int, int], context: str) -> None:
+        self._flush()
         line, col = where
         res = self.e.js.analyse(code, self.target, line_offset=line - 1, column_offset=col - 1,
                                 context=context)
@@ -386,6 +459,7 @@ class _Page:
 
     def _domain_finding(self, hit: DomainHit, what: str, context: str, where: tuple[int, int],
                         party_word: str, mention: bool) -> None:
+        self._flush()
         source = hit.host and registrable_domain(hit.host)
         frm = f"from {source}" if source else hit.url[:120]
         label = f"{party_word}{what} {frm}".strip()
@@ -403,6 +477,7 @@ class _Page:
 
     def _mentions(self, body: str, body_start: int | None, context: str) -> None:
         for hit, s, _e in self.e.domains.find_in_text(body[:MAX_DATA_URL]):
+            self._flush()
             line, col = self.lines.line_col(body_start + s) if body_start is not None else (None, None)
             self.out.findings.append(finding(
                 hit.rule, EvidenceKind.domain,
@@ -427,6 +502,7 @@ class _Page:
                 doc, how = data[1], "data: URL in <iframe src> (decoded)"
         if not doc:
             return
+        self._flush()
         inner = self.e._analyse(doc, self.target, None, self.depth + 1)
         line, col = where
         for f in inner.findings:

@@ -140,6 +140,8 @@ class _Scan:
     deep: "_DeepZones" = field(default_factory=lambda: _DeepZones([]))
     protocol_candidates: int = 0
     query_limited: bool = False
+    matches: int = 0  # query matches of any pattern, the engine's own included
+    domain_hits: int = 0  # domain-list hits in the text, comments included
 
 
 _PREDICATE = re.compile(r'\(#(eq|any-of|match)\?\s+@[\w.-]+((?:\s+"(?:[^"\\]|\\.)*")+)\s*\)')
@@ -440,10 +442,40 @@ class JsEngine:
             return Analysis(fatal=f"internal error while analysing JavaScript ({type(e).__name__}: {e}); "
                                   "please report it with the file")
 
+    def parses_cleanly(self, source: bytes) -> bool:
+        """Whether `source` parses with no ERROR or MISSING node (a complete program)."""
+        return not self._parser.parse(source).root_node.has_error
+
+    def quiet(self, source: bytes, target: str) -> bool:
+        """Whether analysing `source` observes nothing at all: no finding or note, and no
+        query match, vocabulary token, domain-list hit, decoded string or payload on the way.
+
+        Why: the HTML engine clears many small scripts in one pass by joining them (each a
+        complete program) and asking this of the whole. Every observation is a local search
+        (a query match, a regex or word hit), so one made in a part is made in the whole; what
+        is NOT local (per-script caps, names and objects shared across parts, obfuscation
+        heuristics) only acts on observations, so a whole that shows none vouches for every
+        part. Anything else answers False and the parts are analysed on their own."""
+        if strarray.looks_obfuscated(source) or (
+                self._hidden_name is not None and self._hidden_name.search(source) is not None):
+            return False
+        seen: list[_Scan] = []
+        try:
+            out = self._analyse(bytes(source), target, 0, 0, None, 0, [0], observe=seen)
+        except (RecursionError, Exception):  # noqa: BLE001 - the parts get their own analysis
+            return False
+        if out.findings or out.notes or out.fatal or out.wasm_modules or out.cut_short or not seen:
+            return False
+        s = seen[0]
+        return not (s.matches or any(s.rule_hits.values()) or s.token_first or s.in_strings or s.decoded or s.packer_payloads
+                    or s.protocol_objects or s.protocol_candidates or s.normalise
+                    or s.domain_hits or s.load_ranges or s.deep.zones or s.query_limited)
+
     # --- the pipeline ------------------------------------------------------------------------
 
     def _analyse(self, src: bytes, target: str, line_offset: int, column_offset: int,
-                 context: str | None, depth: int, budget: list[int], rewrite: bool = True) -> Analysis:
+                 context: str | None, depth: int, budget: list[int], rewrite: bool = True,
+                 observe: list[_Scan] | None = None) -> Analysis:
         out = Analysis()
         if not src.strip():
             out.notes.append(f"{target}: empty script")
@@ -486,6 +518,8 @@ class JsEngine:
         self._protocol_findings(scan, out, loc)
         self._bound_notes(scan, out, loc)
         self._payloads(scan, out, loc, target, depth, budget)
+        if observe is not None:
+            observe.append(scan)
         return out
 
     def _bound_notes(self, scan: _Scan, out: Analysis, loc: "_Locator") -> None:
@@ -663,6 +697,7 @@ class JsEngine:
 
     def _on_match(self, owner: str, caps: dict, src: bytes, scan: _Scan, ctx: dict) -> None:
         check_budget()
+        scan.matches += 1
         if not owner.startswith("_"):
             hits = scan.rule_hits[owner]
             if len(hits) < MAX_FINDINGS_PER_RULE:
@@ -976,7 +1011,9 @@ class JsEngine:
         text = src.decode("utf-8", "replace")
         ascii_only = len(text) == len(src)
         per_rule: dict[str, int] = defaultdict(int)
-        for hit, cs, ce in self.domains.find_in_text(text)[:500]:
+        found = self.domains.find_in_text(text)
+        scan.domain_hits = len(found)
+        for hit, cs, ce in found[:500]:
             b = cs if ascii_only else len(text[:cs].encode("utf-8", "replace"))
             node = scan.deep.node_at(root, b, b + max(1, ce - cs))
             if node is not None and node.type in js_comments.COMMENT_TYPES:
