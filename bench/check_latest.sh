@@ -17,7 +17,12 @@ py="$scratch/venv/bin/python"
   --no-cache-dir '.[test,fuzz]'
 echo "newest allowed versions that differ from the lock:"
 "$py" -m pip list --format=freeze --disable-pip-version-check | while IFS='=' read -r name _ version; do
-  locked=$(grep -iE "^${name//[-_.]/[-_.]}==" requirements-lock.txt | head -1 | sed -E 's/^[^=]+==([^ ;]+).*/\1/')
-  [ -n "$locked" ] && [ "$locked" != "$version" ] && echo "  $name $locked -> $version"
+  # every version the lock pins for this name (one per environment marker)
+  locked=$(grep -iE "^${name//[-_.]/[-_.]}==" requirements-lock.txt | sed -E 's/^[^=]+==([^ ;]+).*/\1/' | tr '\n' ' ' || true)
+  case " $locked" in
+    " ") ;;                       # not in the lock (pip itself)
+    *" $version "*) ;;            # the locked version
+    *) echo "  $name ${locked% } -> $version" ;;
+  esac
 done
 "$py" -m pytest -q "$@"
