@@ -97,8 +97,9 @@ class Scanner:
                      size=len(data), signatures_version=self.sigs.version,
                      duration_ms=round((time.perf_counter() - start) * 1000, 2))
 
-    def scan_path(self, path: str) -> Report:
+    def scan_path(self, path: str | os.PathLike[str]) -> Report:
         """Scan one file; unreadable or oversized files get an `error` report, not an exception."""
+        path = os.fspath(path)  # the report's path is a str, whatever the caller handed in
         start = time.perf_counter()
         data, problem = read_limited(path, self.max_bytes)
         if problem is not None:
