@@ -19,6 +19,8 @@ from typing import Callable
 
 from tree_sitter import Node
 
+from webscan.js.salvage import closers
+
 MAX_OCCURRENCES = 256
 """Trigger-word occurrences looked up in the tree per script (each look-up is O(depth))."""
 MAX_COMMENTS = 64
@@ -76,7 +78,10 @@ def collect(src: bytes, root: Node, words: set[bytes], triggers: frozenset[bytes
                 if size + len(body) > MAX_TOTAL_BYTES:
                     break
                 pieces.append((size, node.start_byte))
-                body = _MARKERS.sub(b"\n", body) + b"\n;\n"
+                body = _MARKERS.sub(b"\n", body)
+                # a comment that ends inside a call (a lost line break) is closed, so the
+                # call's head still parses (salvage.py)
+                body += b"\n" + closers(body) + b"\n;\n"
                 chunks.append(body)
                 size += len(body)
                 pos = node.end_byte

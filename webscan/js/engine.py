@@ -30,6 +30,7 @@ from webscan.evidence import excerpt_of, finding
 from webscan.js import deobfuscate as deob
 from webscan.js import comments as js_comments
 from webscan.js import objects as js_objects
+from webscan.js import salvage as js_salvage
 from webscan.js import strarray
 from webscan.js.embedded import find_embedded_wasm, small_int
 from webscan.js.helper_calls import HelperCalls
@@ -334,7 +335,8 @@ class JsEngine:
                                      "literal of 3 or more characters")
                 anchors += [f"(?i:{re.escape(w)})" if lits[1] else re.escape(w) for w in sorted(lits[0])]
             trig = "|".join(anchors)
-            internal += [(js_objects.PAIR_PATTERN, trig), (js_objects.ASSIGN_PATTERN, trig)]
+            internal += [(js_objects.PAIR_PATTERN, trig), (js_objects.ASSIGN_PATTERN, trig),
+                         (js_objects.SHORTHAND_PATTERN, trig)]
         for text, trig in internal:
             q = Query(JS_LANGUAGE, text)
             patterns.append((q.capture_name(0), text, trig))
@@ -499,6 +501,8 @@ class JsEngine:
             out.findings.append(self._parse_finding(root, src, loc))
         words = set(src.translate(_SEPARATE).split())
         self._run_query(root, src, words, scan)
+        if root.has_error:
+            self._salvage(src, root, scan)
         self._comment_rules(src, root, words, scan)
         self._widgets(src, root, scan)
         self._scan_tokens(src, root, words, scan, loc)
@@ -610,6 +614,29 @@ class JsEngine:
                         self._on_match(self._anchored_owner[idx], caps, src, scan, ctx)
             scan.query_limited |= cursor.did_exceed_match_limit
         self._fold_concats(ctx["bins"], scan)
+
+    def _salvage(self, src: bytes, root: Node, scan: _Scan) -> None:
+        """Rule patterns on the ERROR parts of a broken script, their brackets closed
+        (salvage.py): a kit call cut off by a swallowed line break is still a kit call."""
+        if self._anchored is None or self._any_trigger is None:
+            return
+        cursor = _cursor(self._anchored)
+        for base, text in js_salvage.error_fragments(root, src):
+            if self._any_trigger.search(text) is None:
+                continue
+            froot = self._parser.parse(text).root_node
+            for idx, caps in cursor.matches(froot):
+                owner = self._anchored_owner[idx]
+                nodes = caps.get("hit")
+                if owner.startswith("_") or not nodes:
+                    continue
+                hits = scan.rule_hits[owner]
+                at = base + nodes[0].start_byte
+                end = min(base + nodes[0].end_byte, len(src))
+                if len(hits) < MAX_FINDINGS_PER_RULE and all(h.start != at for h in hits):
+                    hits.append(_Hit(at, end, 0, 0, src[at:min(end, at + EXCERPT_BYTES)],
+                                     context="in a part of a script that does not parse as a "
+                                             "whole, read with its open brackets closed"))
 
     def _comment_rules(self, src: bytes, root: Node, words: set[bytes], scan: _Scan) -> None:
         """Rules with `scope: comments`, on the uncommented text of the comments that hold
@@ -766,7 +793,7 @@ class JsEngine:
         ctx["objects"] = n = ctx.get("objects", 0) + 1
         if n > js_objects.MAX_CANDIDATES:
             return
-        hit = key.parent
+        hit = js_objects.pair_of(key)
         name: str | None = None
         if target is not None:
             name = target.text.decode("utf-8", "replace")

@@ -28,6 +28,8 @@ MAX_STATEMENTS = 400
 MAX_PARENT_HOPS = 8
 
 PAIR_PATTERN = "(pair key: [(property_identifier) (string)] @_okey)"
+SHORTHAND_PATTERN = "(object (shorthand_property_identifier) @_okey)"
+"""`{siteKey, throttle}`: options gathered from variables of the same names (Node wrappers)."""
 ASSIGN_PATTERN = ("(assignment_expression left: (member_expression object: [(identifier) "
                   "(member_expression)] @_oobj property: (property_identifier) @_okey))")
 
@@ -74,6 +76,11 @@ class ObjectRules:
             if ok and sum(1 for k in left if any(rx.fullmatch(k) for rx in c.any)) >= c.min_any:
                 out.append(c.rule)
         return out
+
+
+def pair_of(key: Node) -> Node | None:
+    """What stands for a key inside its object: the pair, or a shorthand key itself."""
+    return key if key.type == "shorthand_property_identifier" else key.parent
 
 
 def key_text(node: Node) -> str:
