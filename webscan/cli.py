@@ -247,18 +247,21 @@ def _open_output(output: Path | None, format: Format):
 class CrawlFormat(str, Enum):
     jsonl = "jsonl"
     csv = "csv"
+    parquet = "parquet"
 
 
 @app.command()
 def crawl(
-    sites: Annotated[list[str], typer.Argument(
+    sites: Annotated[Optional[list[str]], typer.Argument(
         help="Sites to visit: URLs, bare domains, or files listing one per line (# comments).",
-        show_default=False)],
+        show_default=False)] = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write results here as they "
-                   "finish (JSONL: one object per site; or CSV with --format csv). Default: "
+                   "finish (JSONL: one object per site; or CSV/Parquet with --format). Default: "
                    "standard output.")] = None,
     format: Annotated[CrawlFormat, typer.Option("--format", "-f", help="jsonl (the full report "
-                      "per site) or csv (a summary row per site).")] = CrawlFormat.jsonl,
+                      "per site), csv (a summary row per site) or parquet (flat columns and the "
+                      "full report as JSON, for DuckDB or pandas; needs --out).")
+                      ] = CrawlFormat.jsonl,
     report: Annotated[Optional[Path], typer.Option("--report", help="Also write an HTML report "
                       "with the evidence, CPU charts and Wasm fingerprints.")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Skip sites already in --out (JSONL) "
@@ -266,7 +269,8 @@ def crawl(
     window: Annotated[float, typer.Option("--window", min=1.0, help="Seconds to watch each page "
                       "after it loads.")] = 10.0,
     concurrency: Annotated[int, typer.Option("--concurrency", "-c", min=0, help="Sites visited "
-                           "at once; 0 chooses from cores and memory.")] = 0,
+                           "at once; 0 chooses from cores and memory (local crawls; workers "
+                           "have their own).")] = 0,
     nav_timeout: Annotated[float, typer.Option("--nav-timeout", min=1.0, help="Seconds a page "
                            "may take to load.")] = 20.0,
     browser: Annotated[Optional[str], typer.Option("--browser", envvar="WEBSCAN_CHROMIUM",
@@ -285,6 +289,18 @@ def crawl(
             "crawl goes on. The analysis of a whole site is killed past the sum of its "
             "budgets plus a grace.")),
     ] = None,
+    broker: Annotated[Optional[str], typer.Option("--broker", metavar="URL", help="Distribute "
+                      "the crawl: enqueue the sites on this Redis (redis://HOST:6379/0) for "
+                      "`webscan worker`s and collect their results here.")] = None,
+    attach: Annotated[Optional[str], typer.Option("--attach", metavar="CRAWL_ID", help="Follow "
+                      "a distributed crawl already submitted (after Ctrl-C); results already "
+                      "in --out are not written again.")] = None,
+    max_deliveries: Annotated[int, typer.Option("--max-deliveries", min=1, help="Distributed: "
+                              "a site whose worker dies this many times (a page that crashes "
+                              "or exhausts it) is given up as error.")] = 3,
+    db: Annotated[Optional[str], typer.Option("--db", metavar="URL", help="Also store each "
+                  "result as a finished audit in the verdict service's database (SQLAlchemy "
+                  "URL, e.g. postgresql+psycopg://u@h/db).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")] = False,
     signatures: SigOpt = None,
 ) -> None:
@@ -293,94 +309,225 @@ def crawl(
 
     Example:  webscan crawl sites.txt --out results.jsonl --report report.html
 
+    Distributed:  webscan crawl sites.txt --broker redis://HOST:6379/0 --out results.jsonl
+    (with `webscan worker --broker redis://HOST:6379/0` on each machine).
+
     Exit codes: 0 done (or nothing at --fail-on), 1 a site met --fail-on, 2 usage or setup
-    error (no Chromium, bad sites file), 130 interrupted (finished sites are kept).
+    error (no Chromium, bad sites file, broker unreachable), 3 the broker was lost mid-crawl,
+    130 interrupted (finished sites are kept).
     """
-    import asyncio
-
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from webscan.browser.launch import ChromiumNotFound, find_chromium
-    from webscan.crawl.results import ResultsWriter, completed_sites
+    from webscan.crawl.results import completed_sites
     from webscan.crawl.runner import CrawlOptions
-    from webscan.crawl.runner import crawl as run_crawl
+    from webscan.crawl.sinks import SinkError, open_sinks
     from webscan.crawl.sites import SitesError, read_sites
 
-    _load_sigs(signatures)  # fail early, with the file and rule named
+    sigs = _load_sigs(signatures)  # fail early, with the file and rule named
+    if attach and not broker:
+        _fail("--attach needs --broker URL (the Redis the crawl was submitted to)")
+    if attach and sites:
+        _fail("--attach follows a submitted crawl: give no sites with it")
     try:
-        targets, problems = read_sites(sites)
+        targets, problems = read_sites(sites or []) if not attach else ([], [])
     except SitesError as e:
         _fail(str(e))
     for p in problems:
         err.print(f"[yellow]skipped[/] {p}", markup=True, highlight=False)
     if resume and (out is None or format is not CrawlFormat.jsonl):
         _fail("--resume needs --out FILE in jsonl format (it reads the sites already done there)")
-    done = completed_sites(out) if resume and out is not None else set()
-    todo = [t for t in targets if t.given not in done]
-    if not targets:
+    if not targets and not attach:
         _fail("no sites to crawl (give URLs, domains or a file listing them)")
-    try:
-        executable = find_chromium(browser)
-    except ChromiumNotFound as e:
-        _fail(str(e))
-    writer, csv_out = None, None
-    if format is CrawlFormat.jsonl:
-        if out is None:
-            stream = sys.stdout
-        else:
-            writer = ResultsWriter(out, append=resume)
-    else:
-        import csv as csvmod
-
-        stream = open(out, "w", newline="", encoding="utf-8") if out else sys.stdout
-        csv_out = csvmod.writer(stream)
-        csv_out.writerow(["url", "verdict", "score", "cpu_seconds", "peak_cpu_share",
-                          "pool_submits", "why"])
-    reports = []
-    progress = Progress(TextColumn("crawling"), BarColumn(), MofNCompleteColumn(),
-                        TimeElapsedColumn(), TextColumn("{task.fields[last]}"), console=err,
-                        transient=True, disable=quiet or not err.is_terminal)
-
-    def on_report(r) -> None:
-        reports.append(r)
-        if writer is not None:
-            writer.write(r)
-        elif csv_out is not None:
-            rt = r.runtime
-            csv_out.writerow([r.url, r.verdict.value, f"{r.score:.3f}",
-                              f"{rt.cpu_seconds:.2f}" if rt else "",
-                              f"{rt.peak_cpu_share:.2f}" if rt else "", rt.pool_submits if rt else "",
-                              r.error or (r.findings[0].message[:120] if r.findings else "")])
-            stream.flush()
-        else:
-            stream.write(r.model_dump_json() + "\n")
-            stream.flush()
-        progress.update(task, advance=1, last=f"{r.url[:40]}: {r.verdict.value}")
-
+    # Attaching to a JSONL file keeps what it holds (those sites are not written again); CSV and
+    # Parquet files are written whole from every result the crawl has.
+    keep = (resume or attach) and out is not None and format is CrawlFormat.jsonl
+    done = completed_sites(out) if keep else set()
+    todo = [t for t in targets if t.given not in done]
     options = CrawlOptions(window_s=window, concurrency=concurrency, nav_timeout_s=nav_timeout,
-                           browser=executable, browser_args=tuple(browser_arg or ()),
+                           browser=None, browser_args=tuple(browser_arg or ()),
                            sig_dirs=tuple(str(x) for x in signatures or ()),
                            file_timeout_s=file_timeout)
-    if done and not quiet:
-        err.print(f"resuming: {len(done)} sites already in {out}, {len(todo)} to go")
-    interrupted = False
-    with progress:
-        task = progress.add_task("crawl", total=len(todo), last="")
+    submitter = None
+    if broker:
+        submitter = _broker_or_fail(broker)
+    else:
+        from webscan.browser.launch import ChromiumNotFound, find_chromium
+
         try:
-            asyncio.run(run_crawl(todo, options, on_report))
-        except KeyboardInterrupt:
-            interrupted = True
-    if writer is not None:
-        writer.close()
+            options = CrawlOptions(**{**options.__dict__, "browser": find_chromium(browser)})
+        except ChromiumNotFound as e:
+            _fail(str(e))
+    try:
+        sinks = open_sinks(out, format.value, append=bool(keep), db=db)
+    except SinkError as e:
+        _fail(str(e))
+    reports = []
+
+    def keep_report(r) -> None:
+        # Counts and the exit code need every verdict; the HTML report needs the evidence.
+        reports.append(r if report is not None else
+                       r.model_copy(update={"findings": r.findings[:1], "runtime": None,
+                                            "wasm_modules": []}))
+
+    def write(r) -> None:
+        for sink in sinks:
+            sink.write(r)
+
+    interrupted = False
+    try:
+        if submitter is None:
+            if done and not quiet:
+                err.print(f"resuming: {len(done)} sites already in {out}, {len(todo)} to go")
+            interrupted = _crawl_here(todo, options, write, keep_report, quiet)
+        else:
+            interrupted = _crawl_distributed(submitter, attach, todo, done, options,
+                                             max_deliveries, sigs.version, write, keep_report,
+                                             quiet, out)
+    finally:
+        for sink in sinks:
+            sink.close()
     if report is not None:
         _write_html(report, reports, "webscan crawl")
     if not quiet:
         _crawl_summary(reports)
     if interrupted:
-        err.print(f"[yellow]interrupted[/] after {len(reports)} of {len(todo)} sites; they are "
-                  "saved (rerun with --resume to continue)")
+        if submitter is None:
+            err.print(f"[yellow]interrupted[/] after {len(reports)} of {len(todo)} sites; they "
+                      "are saved (rerun with --resume to continue)")
         raise typer.Exit(130)
     _exit_on(fail_on, reports)
+
+
+def _crawl_here(todo: list, options, write, keep_report, quiet: bool) -> bool:  # noqa: ANN001
+    """The local crawl; True when interrupted."""
+    import asyncio
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from webscan.crawl.runner import crawl as run_crawl
+
+    progress = Progress(TextColumn("crawling"), BarColumn(), MofNCompleteColumn(),
+                        TimeElapsedColumn(), TextColumn("{task.fields[last]}"), console=err,
+                        transient=True, disable=quiet or not err.is_terminal)
+
+    def on_report(r) -> None:
+        write(r)
+        keep_report(r)
+        progress.update(task, advance=1, last=f"{r.url[:40]}: {r.verdict.value}")
+
+    with progress:
+        task = progress.add_task("crawl", total=len(todo), last="")
+        try:
+            asyncio.run(run_crawl(todo, options, on_report))
+        except KeyboardInterrupt:
+            return True
+    return False
+
+
+def _broker_or_fail(broker: str):  # noqa: ANN202
+    from webscan.scale.submit import Submitter
+    from webscan.scale.worker import WorkerSetupError, check_broker
+
+    try:
+        check_broker(broker)
+    except WorkerSetupError as e:
+        _fail(str(e))
+    return Submitter(broker)
+
+
+def _crawl_distributed(submitter, attach: str | None, todo: list, done: set, options,  # noqa: ANN001
+                       max_deliveries: int, sig_version: str, write, keep_report, quiet: bool,
+                       out: Path | None) -> bool:
+    """Enqueue (or attach), then write results as they arrive; True when interrupted."""
+    from rich.progress import BarColumn, Progress, TextColumn
+
+    from webscan.scale.app import task_options
+    from webscan.scale.submit import BrokerLost, CrawlNotFound
+
+    try:
+        if attach:
+            crawl = submitter.attach(attach)
+        else:
+            crawl = submitter.start(todo, task_options(options, max_deliveries), sig_version)
+    except CrawlNotFound as e:
+        _fail(str(e))
+    crawl_id = crawl.state.id
+    err.print(f"crawl id: {crawl_id} ({len(crawl.sites)} sites"
+              + (f", {len(done)} already in {out}" if done else "") + ")", highlight=False)
+    if crawl.signatures_version and crawl.signatures_version != sig_version:
+        err.print(f"[yellow]note[/]: the crawl was submitted with signatures "
+                  f"{crawl.signatures_version}, this machine has {sig_version}")
+    progress = Progress(TextColumn("crawling"), BarColumn(),
+                        TextColumn("{task.completed}/{task.total} done, {task.fields[failed]} "
+                                   "failed, {task.fields[queued]} queued, {task.fields[rate]}"),
+                        TextColumn("{task.fields[note]}"), console=err, transient=True,
+                        disable=quiet or not err.is_terminal)
+
+    def on_tick(t) -> None:  # noqa: ANN001
+        eta = t.eta_s()
+        rate = f"{t.rate_per_min():.1f}/min" + (f", ETA {eta / 60:.0f} min" if eta else "")
+        progress.update(task, completed=t.done, failed=t.failed, queued=t.queued, rate=rate,
+                        note=t.note)
+
+    def on_report(r, new: bool) -> None:  # noqa: ANN001
+        if new:
+            write(r)
+        keep_report(r)
+
+    with progress:
+        task = progress.add_task("crawl", total=len(crawl.sites), failed=0,
+                                 queued=len(crawl.sites), rate="", note="")
+        try:
+            submitter.follow(crawl, set(done), on_report, on_tick)
+        except KeyboardInterrupt:
+            err.print(f"[yellow]detached[/]: crawl {crawl_id} goes on in the workers; its "
+                      f"results so far are saved. Pick it up with:\n  webscan crawl --broker "
+                      f"{submitter.broker} --attach {crawl_id} --out {out or 'FILE'}",
+                      highlight=False)
+            return True
+        except BrokerLost as e:
+            err.print(f"[bold red]error:[/] {e}", highlight=False)
+            raise typer.Exit(3)
+    return False
+
+
+@app.command()
+def worker(
+    broker: Annotated[str, typer.Option("--broker", metavar="URL", help="The Redis that "
+                      "crawls are submitted to, e.g. redis://HOST:6379/0.")],
+    concurrency: Annotated[int, typer.Option("--concurrency", "-c", min=0, help="Visits at "
+                           "once in this worker's one browser; 0 chooses from cores and "
+                           "memory.")] = 0,
+    browser: Annotated[Optional[str], typer.Option("--browser", envvar="WEBSCAN_CHROMIUM",
+                       help="Chromium executable (default: found automatically).")] = None,
+    visibility_timeout: Annotated[Optional[float], typer.Option(
+        "--visibility-timeout", min=5.0, metavar="SECONDS", help="A visit taken by a worker "
+        "that died goes back to the queue after this long; keep it above the longest visit "
+        "(navigation timeout + window + judging). Default: 1800.")] = None,
+    loglevel: Annotated[str, typer.Option("--loglevel", help="Celery log level.")] = "INFO",
+    signatures: SigOpt = None,
+) -> None:
+    """Visit sites for distributed crawls (`webscan crawl --broker`): one browser, a fresh
+    context per site, the same verdicts as a local crawl. Run one per machine (or more).
+
+    Ctrl-C or SIGTERM: the visits in flight finish, then the worker stops; a worker killed
+    outright has its visits delivered again to another after --visibility-timeout.
+    """
+    from webscan.browser.launch import ChromiumNotFound, find_chromium
+    from webscan.crawl.runner import default_concurrency
+    from webscan.scale.app import VISIBILITY_TIMEOUT_S
+    from webscan.scale.worker import WorkerSetupError, run_worker
+
+    _load_sigs(signatures)
+    try:
+        executable = find_chromium(browser)
+    except ChromiumNotFound as e:
+        _fail(str(e))
+    try:
+        run_worker(broker, concurrency=concurrency or default_concurrency(),
+                   executable=executable, sig_dirs=tuple(str(x) for x in signatures or ()),
+                   visibility_timeout_s=visibility_timeout or VISIBILITY_TIMEOUT_S,
+                   loglevel=loglevel.upper())
+    except WorkerSetupError as e:
+        _fail(str(e))
 
 
 def _crawl_summary(reports: list) -> None:

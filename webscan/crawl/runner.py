@@ -118,49 +118,69 @@ def _error_report(site: Site, reason: str) -> Report:
                   explanation=f"Could not be visited: {reason}.")
 
 
+class Judges:
+    """The judge processes of one crawler (or one distributed worker) and the threads that wait
+    on them, so judging never blocks the event loop that drives the browser."""
+
+    def __init__(self, sig_dirs: tuple[str, ...] = ()) -> None:
+        count = max(1, min(2, os.cpu_count() or 1))
+        # A fork server, not fork: a judge forked (or replaced) once Chromium and the Playwright
+        # driver run would inherit their pipes and sockets, and the driver would never see EOF.
+        self._workers = Workers(count, _init_judge, (sig_dirs,), method="forkserver",
+                                preload=("webscan.crawl.runner", "webscan.browser.evidence")).start()
+        self._waiting = ThreadPoolExecutor(max_workers=count, thread_name_prefix="webscan-judge")
+
+    async def judge(self, site: Site, obs: Observation, file_timeout_s: float | None) -> Report:
+        """The site's report; an overrun or a dead judge is the site's own `error`."""
+        seconds = judge_budget(obs, file_timeout_s)
+        run = functools.partial(self._workers.run, _judge, obs, site.given, file_timeout_s,
+                                limit=budget.hard_limit(seconds))
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._waiting, run)
+        except Overran:
+            return _error_report(site, budget.killed_reason(seconds))
+        except (WorkerDied, WorkerError) as e:
+            return _error_report(site, f"analysis failed: {e}")
+        except Exception as e:  # noqa: BLE001
+            return _error_report(site, f"analysis failed: {type(e).__name__}: {e}")
+
+    def close(self) -> None:
+        self._workers.close()
+        self._waiting.shutdown(wait=False, cancel_futures=True)
+
+
+async def observe_site(site: Site, browser, options: CrawlOptions) -> Observation | Report:  # noqa: ANN001
+    """The site's observation, or its `error` report when the visit itself failed."""
+    from webscan.browser.observe import observe
+
+    try:
+        return await observe(site.given, browser=browser, window_s=options.window_s,
+                             nav_timeout_s=options.nav_timeout_s,
+                             visit_timeout_s=options.visit_timeout_s)
+    except Exception as e:  # noqa: BLE001 - one site's failure is its own error
+        return _error_report(site, f"the visit failed: {type(e).__name__}: {e}")
+
+
 async def crawl(sites: list[Site], options: CrawlOptions,
                 on_report: Callable[[Report], None],
                 on_start: Callable[[Site], None] | None = None) -> None:
     """Visit every site and call `on_report` once per site, as each finishes."""
-    from webscan.browser.observe import Browser, observe
+    from webscan.browser.observe import Browser
 
     concurrency = options.concurrency or default_concurrency()
-    judges = max(1, min(2, os.cpu_count() or 1))
-    # A fork server, not fork: a judge forked (or replaced) once Chromium and the Playwright
-    # driver run would inherit their pipes and sockets, and the driver would never see EOF.
-    workers = Workers(judges, _init_judge, (options.sig_dirs,), method="forkserver",
-                      preload=("webscan.crawl.runner", "webscan.browser.evidence")).start()
-    waiting = ThreadPoolExecutor(max_workers=judges, thread_name_prefix="webscan-judge")
-    loop = asyncio.get_running_loop()
+    judges = Judges(options.sig_dirs)
     gate = asyncio.Semaphore(concurrency)
 
     async def one(site: Site, browser: Browser) -> None:
         async with gate:
             if on_start:
                 on_start(site)
-            try:
-                obs = await observe(site.given, browser=browser, window_s=options.window_s,
-                                    nav_timeout_s=options.nav_timeout_s,
-                                    visit_timeout_s=options.visit_timeout_s)
-            except Exception as e:  # noqa: BLE001 - one site's failure is its own error
-                on_report(_error_report(site, f"the visit failed: {type(e).__name__}: {e}"))
-                return
-        seconds = judge_budget(obs, options.file_timeout_s)
-        run = functools.partial(workers.run, _judge, obs, site.given, options.file_timeout_s,
-                                limit=budget.hard_limit(seconds))
-        try:
-            report = await loop.run_in_executor(waiting, run)
-        except Overran:
-            report = _error_report(site, budget.killed_reason(seconds))
-        except (WorkerDied, WorkerError) as e:
-            report = _error_report(site, f"analysis failed: {e}")
-        except Exception as e:  # noqa: BLE001
-            report = _error_report(site, f"analysis failed: {type(e).__name__}: {e}")
-        on_report(report)
+            seen = await observe_site(site, browser, options)
+        on_report(seen if isinstance(seen, Report) else
+                  await judges.judge(site, seen, options.file_timeout_s))
 
     try:
         async with Browser(options.browser, extra_args=options.browser_args) as browser:
             await asyncio.gather(*(one(s, browser) for s in sites))
     finally:
-        workers.close()
-        waiting.shutdown(wait=False, cancel_futures=True)
+        judges.close()

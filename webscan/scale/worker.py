@@ -1,0 +1,171 @@
+"""`webscan worker`: a Celery worker that visits sites for crawls submitted anywhere.
+
+One process, one browser (started once, restarted if it crashes, a fresh context per site),
+`concurrency` visits at once: Celery's thread pool runs that many tasks, and each hands its
+visit to the one event loop that drives the browser, exactly as the local crawler's gate does.
+Judging runs in the same judge processes as a local crawl (webscan.crawl.runner.Judges). More
+processes or machines means more `webscan worker`s on the same broker.
+
+A task's life: skip if the site already has a result (a redelivery after a lost ack); count the
+delivery, and give the site up as `error` once it has been delivered more than the crawl's
+bound (its visits keep killing the worker); visit and judge; write the result (HSETNX); return,
+and only then is the message acknowledged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+import redis
+
+from webscan.crawl.runner import CrawlOptions, Judges, observe_site
+from webscan.crawl.sites import Site
+from webscan.model import Report, VerdictLabel
+from webscan.scale.app import QUEUE, VISIT_TASK, crawl_options, make_app
+from webscan.scale.state import CrawlState, connect
+
+log = logging.getLogger("webscan.worker")
+T = TypeVar("T")
+
+REDIS_WAIT_S = 600.0
+"""How long a finished visit keeps trying to store its result while Redis is away (a restart)."""
+
+
+class WorkerSetupError(Exception):
+    """The worker cannot start (broker unreachable, bad URL); the message says what to do."""
+
+
+def check_broker(url: str) -> None:
+    """Fail early and plainly when the broker cannot be reached."""
+    if not url.startswith(("redis://", "rediss://", "unix://")):
+        raise WorkerSetupError(f"--broker {url!r}: give a Redis URL, e.g. redis://HOST:6379/0")
+    try:
+        connect(url, timeout_s=5).ping()
+    except (redis.ConnectionError, redis.TimeoutError) as e:
+        why = str(e).rstrip(".")
+        raise WorkerSetupError(f"cannot reach the broker at {url}: {why}. Is redis-server "
+                               "running there, and is the port open to this machine?") from None
+    except (redis.ResponseError, redis.AuthenticationError, ValueError) as e:
+        raise WorkerSetupError(f"the broker at {url} refused us: {e}") from None
+
+
+def with_redis(what: str, fn: Callable[[], T], wait_s: float = REDIS_WAIT_S) -> T:
+    """Run a Redis call, waiting out a broker restart rather than losing a finished visit."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            return fn()
+        except (redis.ConnectionError, redis.TimeoutError) as e:
+            if time.monotonic() > deadline:
+                raise
+            log.warning("%s: Redis unreachable (%s); retrying", what, e)
+            time.sleep(2.0)
+
+
+def given_up(site: str, deliveries: int) -> Report:
+    reason = (f"given up after {deliveries - 1} deliveries: each time its worker stopped before "
+              "finishing the visit (killed, out of memory, or its machine was lost)")
+    return Report(url=site, verdict=VerdictLabel.error, score=0.0, error=reason,
+                  explanation=f"Could not be visited: {reason}.")
+
+
+class VisitEngine:
+    """The browser and judges of one worker process, driven from Celery's task threads."""
+
+    def __init__(self, executable: str | None, sig_dirs: tuple[str, ...]) -> None:
+        self.executable = executable
+        self.sig_dirs = sig_dirs
+        self.judges = Judges(sig_dirs)
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name="webscan-browser",
+                                        daemon=True)
+        self._thread.start()
+        self._browsers: dict[tuple[str, ...], object] = {}
+        self._busy: dict[tuple[str, ...], int] = {}
+
+    def visit(self, site: Site, options: CrawlOptions) -> Report:
+        return asyncio.run_coroutine_threadsafe(self._visit(site, options), self.loop).result()
+
+    async def _visit(self, site: Site, options: CrawlOptions) -> Report:
+        key = options.browser_args
+        browser = await self._browser(key)
+        self._busy[key] = self._busy.get(key, 0) + 1
+        try:
+            seen = await observe_site(site, browser, options)
+        finally:
+            self._busy[key] -= 1
+        if isinstance(seen, Report):
+            return seen
+        return await self.judges.judge(site, seen, options.file_timeout_s)
+
+    async def _browser(self, args: tuple[str, ...]):  # noqa: ANN202
+        """The browser for these Chromium switches; browsers for other switches are closed
+        once idle (a crawl normally uses one set, so a worker keeps one browser)."""
+        from webscan.browser.observe import Browser
+
+        for other in [k for k in self._browsers if k != args and not self._busy.get(k)]:
+            await self._browsers.pop(other).close()
+        if args not in self._browsers:
+            self._browsers[args] = Browser(self.executable, extra_args=args)
+        browser = self._browsers[args]
+        await browser.ensure()
+        return browser
+
+    def close(self) -> None:
+        async def shut() -> None:
+            for b in self._browsers.values():
+                await b.close()
+
+        try:
+            asyncio.run_coroutine_threadsafe(shut(), self.loop).result(timeout=30)
+        except Exception:  # noqa: BLE001 - closing on the way out
+            log.exception("closing the browser")
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.judges.close()
+
+
+def run_task(engine: VisitEngine, client: redis.Redis, crawl: str, site: str, url: str,
+             payload: dict) -> str:
+    """One delivery of one site; returns what happened (for the worker's log)."""
+    state = CrawlState(client, crawl)
+    if with_redis("check", lambda: state.has_result(site)):
+        return "already done"
+    options, max_deliveries = crawl_options(payload, browser=engine.executable,
+                                            sig_dirs=engine.sig_dirs)
+    n = with_redis("count", lambda: state.count_delivery(site))
+    if n > max_deliveries:
+        report = given_up(site, n)
+    else:
+        report = engine.visit(Site(site, url), options)
+    stored = with_redis("store", lambda: state.record(site, report))
+    return report.verdict.value if stored else f"{report.verdict.value} (a copy; already done)"
+
+
+def run_worker(broker: str, *, concurrency: int, executable: str | None,
+               sig_dirs: tuple[str, ...], visibility_timeout_s: float,
+               loglevel: str = "INFO") -> None:
+    """Serve visits until stopped (Ctrl-C or SIGTERM: the visits in flight finish first)."""
+    check_broker(broker)
+    app = make_app(broker, visibility_timeout_s=visibility_timeout_s)
+    client = connect(broker)
+    engine = VisitEngine(executable, sig_dirs)
+
+    @app.task(name=VISIT_TASK)
+    def visit(crawl: str, site: str, url: str, options: dict) -> None:
+        started = time.monotonic()
+        outcome = run_task(engine, client, crawl, site, url, options)
+        log.info("%s %s: %s in %.1f s", crawl, site, outcome, time.monotonic() - started)
+
+    logging.basicConfig(level=loglevel, format="%(asctime)s %(levelname)s %(message)s")
+    try:
+        app.worker_main(["worker", "--pool=threads", f"--concurrency={concurrency}", "-Q", QUEUE,
+                         "--without-gossip", "--without-mingle", "--without-heartbeat",
+                         f"--loglevel={loglevel}", "-n", f"webscan-{os.getpid()}@%h"])
+    finally:
+        engine.close()
