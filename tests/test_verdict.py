@@ -87,3 +87,22 @@ def test_capabilities_still_add_to_miner_specific_evidence(sigs):
     alone = judge(Analysis(findings=[_f("throttle")]), sigs.verdict, path="x.js")
     both = judge(Analysis(findings=caps + [_f("throttle")]), sigs.verdict, path="x.js")
     assert both.score > alone.score and both.verdict is VerdictLabel.suspicious
+
+
+def test_a_commented_out_kit_call_never_tips_strong_code_to_miner(sigs):
+    """kit-internals (0.75) alone is under the miner threshold; the 0.5 of a kit call left in a
+    comment would lift it over, but a browser never runs a comment."""
+    cfg = sigs.verdict
+    assert not cfg.categories["kit-api-commented"].miner_evidence
+    alone = judge(Analysis(findings=[_f("kit-internals")]), cfg, path="x.js")
+    both = judge(Analysis(findings=[_f("kit-internals"), _f("kit-api-commented")]), cfg, path="x.js")
+    assert alone.verdict is VerdictLabel.suspicious
+    assert both.verdict is VerdictLabel.suspicious and both.score >= cfg.miner_threshold
+    # comment evidence with every weak category: still not a miner
+    weak = [_f(c) for c in _weak(sigs)]
+    assert judge(Analysis(findings=weak), cfg, path="x.js").verdict is not VerdictLabel.miner
+
+
+def test_strong_code_that_is_a_miner_stays_one_next_to_a_comment(sigs):
+    r = judge(Analysis(findings=[_f("kit-api"), _f("kit-api-commented")]), sigs.verdict, path="x.js")
+    assert r.verdict is VerdictLabel.miner

@@ -71,10 +71,15 @@ def classify_categories(categories: Iterable[str], config: VerdictConfig
                         ) -> tuple[VerdictLabel, float, dict[str, float], list[str]]:
     """The verdict from categories alone, without a report around it: the service re-judges
     every incoming report this way."""
+    categories = list(categories)
     score, cats = score_categories(categories, config)
     strong = sorted(c for c in cats if config.categories[c].strong)
-    if (score >= config.miner_threshold and len(strong) >= config.miner_min_strong
-            and len(cats) >= config.miner_min_categories):
+    # evidence a browser never runs (a miner call in a comment) may make `suspicious`, but it
+    # must not tip strong code over the miner threshold: that is judged without it
+    inert = {c for c in cats if not config.categories[c].miner_evidence}
+    miner_score = score_categories([c for c in categories if c not in inert], config)[0] if inert else score
+    if (miner_score >= config.miner_threshold and len(strong) >= config.miner_min_strong
+            and len(cats) - len(inert) >= config.miner_min_categories):
         label = VerdictLabel.miner
     elif score >= config.suspicious_threshold or strong:
         label = VerdictLabel.suspicious

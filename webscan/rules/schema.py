@@ -281,6 +281,17 @@ class Category(_Strict):
     description: str
     weight: float = Field(ge=0.0, le=1.0)
     strong: bool = False
+    miner_evidence: bool = Field(
+        default=True,
+        description="false: counts toward `suspicious` but never toward the `miner` threshold "
+                    "(code a browser does not run, such as a miner call left in a comment)",
+    )
+
+    @model_validator(mode="after")
+    def _strong_counts(self) -> "Category":
+        if self.strong and not self.miner_evidence:
+            raise ValueError("a strong category must count as miner evidence")
+        return self
 
 
 class CategoryGroup(_Strict):
