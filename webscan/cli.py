@@ -301,6 +301,15 @@ def crawl(
     db: Annotated[Optional[str], typer.Option("--db", metavar="URL", help="Also store each "
                   "result as a finished audit in the verdict service's database (SQLAlchemy "
                   "URL, e.g. postgresql+psycopg://u@h/db).")] = None,
+    public_only: Annotated[bool, typer.Option("--public-only", help="Every connection the "
+                           "browser makes (pages, redirects, subresources, frames, workers, "
+                           "sockets) goes through a local proxy that refuses loopback, private, "
+                           "link-local and cloud metadata addresses; refusals are listed in each "
+                           "site's report. For lists you do not trust, crawled from inside a "
+                           "network.")] = False,
+    allow_cidr: Annotated[Optional[list[str]], typer.Option("--allow-cidr", metavar="CIDR",
+                          help="With --public-only: treat this range as public (a lab network "
+                          "you trust); repeatable. Metadata addresses stay refused.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")] = False,
     signatures: SigOpt = None,
 ) -> None:
@@ -344,7 +353,8 @@ def crawl(
     options = CrawlOptions(window_s=window, concurrency=concurrency, nav_timeout_s=nav_timeout,
                            browser=None, browser_args=tuple(browser_arg or ()),
                            sig_dirs=tuple(str(x) for x in signatures or ()),
-                           file_timeout_s=file_timeout)
+                           file_timeout_s=file_timeout,
+                           egress=_crawl_egress(public_only, allow_cidr, broker))
     submitter = None
     if broker:
         submitter = _broker_or_fail(broker)
@@ -420,6 +430,27 @@ def _crawl_here(todo: list, options, write, keep_report, quiet: bool) -> bool:  
         except KeyboardInterrupt:
             return True
     return False
+
+
+def _crawl_egress(public_only: bool, allow_cidr: list[str] | None, broker: str | None):  # noqa: ANN202
+    """`crawl --public-only [--allow-cidr ...]` as the egress policy, or None."""
+    if not public_only:
+        if allow_cidr:
+            _fail("--allow-cidr only widens --public-only; add --public-only")
+        return None
+    if broker:
+        _fail("--public-only is applied by the local crawler only; distributed workers do not "
+              "apply it yet, so crawl without --broker")
+    from webscan.net.egress import EgressPolicy, parse_cidrs
+    from webscan.net.resolve import SystemResolver
+
+    try:
+        allow = parse_cidrs(allow_cidr or (), "--allow-cidr")
+    except ValueError as e:
+        _fail(str(e))
+    return EgressPolicy(resolver=SystemResolver(), allow=allow,
+                        hint="--public-only visits public addresses only (a range you trust "
+                             "can be allowed with --allow-cidr)")
 
 
 def _broker_or_fail(broker: str):  # noqa: ANN202
@@ -584,6 +615,10 @@ def serve(
                        "DNS; repeat for more names (or addresses). With any --resolve, the "
                        "table is the only resolver: other names are refused as no such host "
                        "and no DNS query is made (tests, closed networks).")] = None,
+    deny_cidr: Annotated[Optional[list[str]], typer.Option("--deny-cidr", metavar="CIDR",
+                         help="Audits never reach this range, not even with --allow-private "
+                         "(your own infrastructure, if it has public addresses); repeatable. "
+                         "Every connection an audit's browser makes is checked.")] = None,
     trust_proxy: Annotated[bool, typer.Option("--trust-proxy", help="Take the client address "
                            "from X-Forwarded-For (only behind your own reverse proxy).")] = False,
     browser: Annotated[Optional[str], typer.Option("--browser", help="Chromium for audits "
@@ -622,6 +657,12 @@ def serve(
 
     sigs = _load_sigs(signatures)
     table = _resolver_table(resolve) if resolve else None
+    try:
+        from webscan.net.egress import parse_cidrs
+
+        parse_cidrs(deny_cidr or ())
+    except ValueError as e:
+        _fail(str(e))
     keys = [k.strip() for k in (api_key or []) + os.environ.get("WEBSCAN_API_KEYS", "").split(",")
             if k.strip()]
     config = ServiceConfig(
@@ -632,6 +673,7 @@ def serve(
         audit_concurrency=audit_concurrency, audit_queue=audit_queue,
         audit_window_s=audit_window, audit_nav_timeout_s=audit_nav_timeout,
         audit_deadline_s=audit_deadline, resolver_table=table,
+        deny_cidrs=tuple(deny_cidr or ()),
         browser=browser, trust_proxy=trust_proxy,
         sig_dirs=tuple(str(d) for d in signatures or ()), scan_timeout_s=file_timeout)
     try:

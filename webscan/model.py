@@ -110,6 +110,21 @@ class CpuPoint(BaseModel):
     share: float = Field(ge=0.0, description="CPU seconds per wall second (1.0 = one core)")
 
 
+class RefusedRequest(BaseModel):
+    """A connection the visit's browser tried and the egress policy refused (audits, and
+    `webscan crawl --public-only`): nothing was sent to that address."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(description="the URL (plain http), or host:port of a tunnel (https, wss, ws)")
+    reason: str = Field(description="why the policy refused it")
+    method: str = Field(default="GET", description="HTTP method, or CONNECT for a tunnel")
+    destination: str | None = Field(default=None, description="what asked, as the browser "
+                                     "said: script, iframe, image, worker, websocket...")
+    initiator: str | None = Field(default=None, description="the document or worker that "
+                                  "asked (Referer), when the browser sent it")
+
+
 class RuntimeSummary(BaseModel):
     """What a browser saw while a page was observed: the crawler's and extension's evidence
     beyond findings, kept small enough to store per site."""
@@ -125,6 +140,7 @@ class RuntimeSummary(BaseModel):
     pool_jobs: int = Field(default=0, ge=0)
     pool_submits: int = Field(default=0, ge=0)
     final_url: str | None = None
+    refused_requests: list[RefusedRequest] = Field(default_factory=list, max_length=200)
 
 
 class Report(BaseModel):

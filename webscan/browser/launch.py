@@ -10,6 +10,7 @@ second switch silently replaces the first). Playwright then attaches with `conne
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import os
 import shutil
 import signal
@@ -50,6 +51,26 @@ LEAN_SWITCHES = (
     # No automation tells: navigator.webdriver stays false.
     "--disable-blink-features=AutomationControlled",
 )
+
+
+CONTEXT_PROXY: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "webscan_context_proxy", default=None)
+"""The egress proxy (a webscan.net.proxy channel URL) for browser contexts made in the current
+task: the crawler sets it around each visit, so each visit's traffic reaches the proxy on a
+listener of its own and a refusal is recorded against the visit that caused it."""
+
+
+def proxy_switches(proxy_url: str) -> list[str]:
+    """Switches that send ALL of the browser's traffic through the egress proxy at `proxy_url`
+    (webscan.net.proxy says why a proxy): loopback too (Chromium bypasses proxies for loopback
+    unless told `<-loopback>`), no QUIC (HTTP/3 is UDP, beside any HTTP proxy), WebRTC without
+    non-proxied UDP, no DNS prefetching and no DNS-over-HTTPS (the browser resolves nothing
+    itself: the proxy does, once, and connects to what it checked)."""
+    return [f"--proxy-server={proxy_url}", "--proxy-bypass-list=<-loopback>", "--disable-quic",
+            "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
+            "--webrtc-ip-handling-policy=disable_non_proxied_udp",
+            "--dns-prefetch-disable",
+            "--disable-features=DnsOverHttps,NetworkPrediction,PreconnectToSearch"]
 
 
 class ChromiumNotFound(RuntimeError):

@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from webscan.browser.hook import SINK_NAME, hook_script
-from webscan.browser.launch import ChromiumProcess, start_chromium
+from webscan.browser.launch import CONTEXT_PROXY, ChromiumProcess, start_chromium
 from webscan.browser.records import (CpuSample, Observation, PageError, ScriptLoaded, SocketFrame,
                                      SocketSeen, WasmModuleSeen, WorkerSeen)
 from webscan.browser.workers import AttachedTarget, CdpConnection, Instrumenter
@@ -250,7 +250,8 @@ class Visit:
         b = self.browser
         self.context = await b.pw_browser.new_context(
             user_agent=b.user_agent, accept_downloads=False, ignore_https_errors=True,
-            viewport={"width": 1280, "height": 800}, service_workers="block")
+            viewport={"width": 1280, "height": 800}, service_workers="block",
+            **({"proxy": {"server": CONTEXT_PROXY.get()}} if CONTEXT_PROXY.get() else {}))
         await self.context.expose_binding(SINK_NAME, self._page_binding)
         await self.context.add_init_script(STEALTH_SCRIPT + "\n" + hook_script(SINK_NAME))
         self.page = await self.context.new_page()

@@ -12,9 +12,10 @@ only schedules and streams.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import os
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +23,8 @@ from pathlib import Path
 from webscan import budget
 from webscan.browser.records import Observation
 from webscan.crawl.sites import Site
-from webscan.model import CpuPoint, Report, RuntimeSummary, VerdictLabel
+from webscan.model import CpuPoint, RefusedRequest, Report, RuntimeSummary, VerdictLabel
+from webscan.net.egress import EgressPolicy
 from webscan.workers import Overran, WorkerDied, WorkerError, Workers
 
 _ENGINES = None
@@ -39,6 +41,9 @@ class CrawlOptions:
     browser_args: tuple[str, ...] = ()
     sig_dirs: tuple[str, ...] = ()
     file_timeout_s: float | None = None  # per script; None: budget.default_budget of its size
+    egress: EgressPolicy | None = None
+    """Every connection of the browser checked by this policy (webscan.net.proxy): audits,
+    `crawl --public-only`. None: the browser connects wherever pages lead."""
 
 
 def default_concurrency() -> int:
@@ -175,12 +180,59 @@ async def crawl(sites: list[Site], options: CrawlOptions,
         async with gate:
             if on_start:
                 on_start(site)
-            seen = await observe_site(site, browser, options)
-        on_report(seen if isinstance(seen, Report) else
-                  await judges.judge(site, seen, options.file_timeout_s))
+            async with egress_channel(proxy) as refused:
+                seen = await observe_site(site, browser, options)
+        report = seen if isinstance(seen, Report) else \
+            await judges.judge(site, seen, options.file_timeout_s)
+        on_report(with_refusals(report, refused))
 
+    proxy = None
     try:
-        async with Browser(options.browser, extra_args=options.browser_args) as browser:
+        browser_args = list(options.browser_args)
+        if options.egress is not None:
+            from webscan.browser.launch import proxy_switches
+            from webscan.net.proxy import EgressProxy
+
+            proxy = EgressProxy(options.egress)
+            # The browser's own traffic (outside any visit's context) goes through a channel
+            # of its own; each visit's context gets one in egress_channel.
+            browser_args += proxy_switches((await proxy.channel()).url)
+        async with Browser(options.browser, extra_args=browser_args) as browser:
             await asyncio.gather(*(one(s, browser) for s in sites))
     finally:
+        if proxy is not None:
+            await proxy.close()
         judges.close()
+
+
+@contextlib.asynccontextmanager
+async def egress_channel(proxy) -> AsyncIterator[list[RefusedRequest]]:  # noqa: ANN001
+    """Around one visit: the browser contexts it makes use a channel of the egress proxy of
+    their own (webscan.browser.launch.CONTEXT_PROXY), and the list yielded is filled, once the
+    visit ends, with what the policy refused during it. No proxy: nothing to do."""
+    refused: list[RefusedRequest] = []
+    if proxy is None:
+        yield refused
+        return
+    from webscan.browser.launch import CONTEXT_PROXY
+
+    channel = await proxy.channel()
+    token = CONTEXT_PROXY.set(channel.url)
+    try:
+        yield refused
+    finally:
+        CONTEXT_PROXY.reset(token)
+        await channel.close()
+        refused.extend(RefusedRequest(url=r.url, reason=r.reason, method=r.method,
+                                      destination=r.destination, initiator=r.initiator)
+                       for r in channel.refused)
+
+
+def with_refusals(report: Report, refused: list[RefusedRequest]) -> Report:
+    """The report with its visit's refused requests; a report without a runtime part (the
+    visit or its analysis failed) gets an empty one to carry them."""
+    if refused:
+        if report.runtime is None:
+            report.runtime = RuntimeSummary(window_s=0.0, cpu_seconds=0.0, peak_cpu_share=0.0)
+        report.runtime.refused_requests = refused
+    return report

@@ -100,6 +100,8 @@ class ServiceConfig:
     resolver_table: dict[str, list[str]] | None = None
     """Audit targets' names answered from this table (name -> addresses) and nothing else;
     None: the system's resolver (DNS)."""
+    deny_cidrs: tuple[str, ...] = ()
+    """Ranges no audit connection may reach, even with allow_private (`serve --deny-cidr`)."""
 
 
 CONFIG_ENV = "WEBSCAN_SERVICE_CONFIG"
@@ -120,6 +122,7 @@ def config_from_env(text: str) -> ServiceConfig:
         window=timedelta(seconds=doc["policy"]["window"]))
     doc["api_keys"] = tuple(doc["api_keys"])
     doc["sig_dirs"] = tuple(doc["sig_dirs"])
+    doc["deny_cidrs"] = tuple(doc.get("deny_cidrs", ()))
     return ServiceConfig(**doc)
 
 
@@ -190,7 +193,8 @@ def create_app(*, sigs: SignatureSet | None = None, config: ServiceConfig | None
                        max_queued=config.audit_queue, window_s=config.audit_window_s,
                        nav_timeout_s=config.audit_nav_timeout_s,
                        deadline_s=config.audit_deadline_s, allow_private=config.allow_private,
-                       browser=config.browser, sig_dirs=config.sig_dirs)
+                       browser=config.browser, sig_dirs=config.sig_dirs,
+                       deny_cidrs=config.deny_cidrs)
     metrics.gauge("webscan_audit_queue_depth", "Audits accepted and waiting to run.",
                   queue.depth)
     metrics.gauge("webscan_audits_running", "Audit crawls running now.", lambda: queue.running)
@@ -389,7 +393,8 @@ def create_app(*, sigs: SignatureSet | None = None, config: ServiceConfig | None
         limit("audits", request)
         try:
             target = await run_in_threadpool(check_target, body.url, resolver=resolver,
-                                             allow_private=config.allow_private)
+                                             allow_private=config.allow_private,
+                                             deny=config.deny_cidrs)
         except TargetRefused as e:
             raise HTTPException(400, str(e)) from None
         try:

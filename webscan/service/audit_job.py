@@ -4,6 +4,10 @@ The service runs each audit here rather than in its own process so a browser cra
 page or the judges' memory never touch the service, and the crawl can be killed cleanly when
 it overruns. It is the crawler itself (webscan.crawl.runner.crawl), fed one site; the report
 goes to stdout as one JSON line, exactly one line of `webscan crawl`.
+
+With `--egress`, every connection the browser makes goes through the egress proxy under the
+service's policy (`--allow-private`, `--deny-cidr`, and the service's `--resolve` table, or the
+system's DNS without one), and the refused requests are listed in the report.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import sys
 from webscan.crawl.runner import CrawlOptions, crawl
 from webscan.crawl.sites import Site
 from webscan.model import Report
+from webscan.net.resolve import resolver_for
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,10 +30,24 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--browser", default=None)
     ap.add_argument("--browser-arg", action="append", default=[])
     ap.add_argument("--signatures", action="append", default=[])
+    ap.add_argument("--egress", action="store_true", help="apply the policy below")
+    ap.add_argument("--allow-private", action="store_true")
+    ap.add_argument("--deny-cidr", action="append", default=[])
+    ap.add_argument("--resolve", action="append", default=[], metavar="HOST=ADDR")
     args = ap.parse_args(argv)
+    egress = None
+    if args.egress:
+        from webscan.service.targets import audit_policy
+
+        table: dict[str, list[str]] = {}
+        for entry in args.resolve:
+            host, _, address = entry.partition("=")
+            table.setdefault(host, []).append(address)
+        egress = audit_policy(resolver_for(table or None), allow_private=args.allow_private,
+                              deny=args.deny_cidr)
     options = CrawlOptions(window_s=args.window, concurrency=1, nav_timeout_s=args.nav_timeout,
                            browser=args.browser, browser_args=tuple(args.browser_arg),
-                           sig_dirs=tuple(args.signatures))
+                           sig_dirs=tuple(args.signatures), egress=egress)
     reports: list[Report] = []
     asyncio.run(crawl([Site(given=args.url, url=args.url)], options, reports.append))
     if not reports:

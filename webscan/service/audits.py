@@ -6,7 +6,9 @@ exclusive lock on a file beside the database (the others keep trying, so when it
 takes over and first re-queues what it left running). Bounded twice: at most `concurrency`
 crawls at once (each is a browser) and at most `max_queued` waiting, beyond which the service
 answers 503, so a flood of audit requests cannot grow without end. Each audit is a child
-process (webscan.service.audit_job) with a hard deadline.
+process (webscan.service.audit_job) with a hard deadline; that process owns the audit's egress
+proxy, through which every connection of its browser is checked against the service's policy
+(webscan.net.egress, webscan.net.proxy).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from starlette.concurrency import run_in_threadpool
 
 from webscan.model import Report
 from webscan.service.store import Store
-from webscan.service.targets import Resolver, TargetRefused, check_target, resolver_pin
+from webscan.service.targets import Resolver, TableResolver, TargetRefused, check_target
 
 log = logging.getLogger("webscan.service.audits")
 
@@ -39,7 +41,7 @@ class AuditQueue:
     def __init__(self, store: Store, *, resolver: Resolver, concurrency: int = 1,
                  max_queued: int = 100, window_s: float = 10.0, nav_timeout_s: float = 20.0,
                  deadline_s: float = 120.0, allow_private: bool = False, browser: str | None = None,
-                 sig_dirs: tuple[str, ...] = ()) -> None:
+                 sig_dirs: tuple[str, ...] = (), deny_cidrs: tuple[str, ...] = ()) -> None:
         self.store = store
         self.resolver = resolver
         self.concurrency = max(1, concurrency)
@@ -48,6 +50,7 @@ class AuditQueue:
         self.nav_timeout_s = nav_timeout_s
         self.deadline_s = deadline_s
         self.allow_private = allow_private
+        self.deny_cidrs = tuple(deny_cidrs)
         self.browser = browser
         self.sig_dirs = sig_dirs
         self.running = 0
@@ -136,25 +139,24 @@ class AuditQueue:
         if url is None:
             return
         try:
-            # Checked again at run time: the answer may have changed since it was queued, and
-            # the browser is pinned to the address the service's resolver gives now.
-            target = await run_in_threadpool(check_target, url, resolver=self.resolver,
-                                             allow_private=self.allow_private)
+            # Checked again at run time (the answer may have changed since it was queued), so a
+            # refused target costs no browser; the egress proxy then checks every connection.
+            await run_in_threadpool(check_target, url, resolver=self.resolver,
+                                    allow_private=self.allow_private, deny=self.deny_cidrs)
         except TargetRefused as e:
             await run_in_threadpool(self.store.finish_audit, audit_id, None, str(e))
             return
-        report, error = await self._crawl(url, ["--host-resolver-rules=" + resolver_pin(target)])
+        report, error = await self._crawl(url)
         await run_in_threadpool(self.store.finish_audit, audit_id, report, error)
 
-    async def _crawl(self, url: str, browser_args: list[str]) -> tuple[Report | None, str | None]:
+    async def _crawl(self, url: str) -> tuple[Report | None, str | None]:
         cmd = [sys.executable, "-m", "webscan.service.audit_job", url,
                "--window", str(self.window_s), "--nav-timeout", str(self.nav_timeout_s)]
         if self.browser:
             cmd += ["--browser", self.browser]
         for d in self.sig_dirs:
             cmd += ["--signatures", d]
-        for a in browser_args:
-            cmd += [f"--browser-arg={a}"]
+        cmd += self._egress_args()
         proc = await asyncio.create_subprocess_exec(
             *cmd, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
             stdin=asyncio.subprocess.DEVNULL, start_new_session=True)
@@ -173,6 +175,17 @@ class AuditQueue:
             return Report.model_validate_json(out.strip().splitlines()[-1]), None
         except (ValueError, IndexError) as e:
             return None, f"the audit crawl gave no readable report: {e}"
+
+
+    def _egress_args(self) -> list[str]:
+        """The service's egress policy as audit_job options (its resolver table included: the
+        audit's proxy must resolve names exactly as the service does)."""
+        args = ["--egress", *(["--allow-private"] if self.allow_private else [])]
+        args += [f"--deny-cidr={c}" for c in self.deny_cidrs]
+        if isinstance(self.resolver, TableResolver):
+            args += [f"--resolve={name}={a}" for name, addresses in self.resolver.table.items()
+                     for a in addresses]
+        return args
 
 
 def _kill_group(pid: int) -> None:
