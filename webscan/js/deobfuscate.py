@@ -532,3 +532,217 @@ def base64_literals(src: bytes) -> list[Decoded]:
         if text is not None:
             out.append(Decoded(text, m.start(), "data: URL of JavaScript", payload=True))
     return out
+
+
+# --- packer shapes for the sandbox (sandbox.py) ----------------------------------------------
+
+MIN_PACKED_LITERAL = 48
+"""Bytes of the longest string literal (or elements of a number array) fed to a decoder for a
+call to count as a packer shape: a packed kit call is ~60 characters, ordinary helper calls
+inside `eval` take short arguments or none."""
+MIN_PACKED_ARRAY = 32
+MAX_SLICE_DEFS = 32
+"""Declarations a slice may pull in (the decoder, its helpers, its tables, its input)."""
+MAX_SLICE_NODES = 200_000
+"""Syntax nodes walked to collect a slice's names; a decoder is a few hundred."""
+MAX_SCOPE_HOPS = 64
+"""Steps up the tree from the call to find the scopes it can see (each costs O(depth))."""
+KNOWN_GLOBALS = frozenset((
+    "String", "Math", "Array", "Object", "Number", "parseInt", "parseFloat", "RegExp", "JSON",
+    "atob", "btoa", "escape", "unescape", "decodeURIComponent", "decodeURI", "encodeURIComponent",
+    "encodeURI", "isNaN", "isFinite", "Uint8Array", "Uint16Array", "Uint32Array", "Int8Array",
+    "Int16Array", "Int32Array", "ArrayBuffer", "DataView", "Date", "Boolean", "Symbol", "Map",
+    "Set", "undefined", "NaN", "Infinity", "window", "self", "globalThis", "Function", "eval",
+    "setTimeout", "setInterval", "execScript",
+))
+"""Names a decoder may use without a definition in the file: ECMAScript builtins and the
+sandbox's whitelist. A packer-shaped call naming anything else (a DOM object, a name from
+another script) is not evaluated: it would only throw."""
+_DEF_TYPES = ("function_declaration", "generator_function_declaration", "class_declaration")
+_DECL_TYPES = ("variable_declaration", "lexical_declaration")
+
+
+@dataclass
+class PackerSlice:
+    """The minimal program that recomputes a packed payload: the declarations the call needs,
+    in source order, then the call itself (eval/Function/setTimeout, captured by the sandbox)."""
+
+    source: str
+    shape: str
+    """How it was packed, for people: e.g. `new Function(lzw(...))`."""
+
+
+def packer_slice(call: Node, arg: Node) -> PackerSlice | None:
+    """The slice to evaluate when `call` (an eval/Function/setTimeout call site whose argument
+    `arg` did not fold statically) has a packer shape, else None.
+
+    The shape: the argument is a call (after at most one hop through a variable) of a function
+    defined in the same file, of a function expression (an IIFE such as p,a,c,k,e,d) or of a
+    method chain, fed data outside any function body (its arguments, the values of the
+    variables it names) holding a long string literal or number array; and every name it uses
+    outside function bodies is defined in the file or a builtin. Cheap: a few steps up the
+    tree and a walk over the decoder's own nodes, never the whole file."""
+    expr = unparen(arg)
+    scopes = _Scopes(call)
+    if expr.type == "identifier":  # var code = decode('...'); eval(code)
+        d = scopes.lookup((expr.text or b"").decode("utf-8", "replace"))
+        if d is None or d[1] is None:
+            return None
+        expr = unparen(d[1])
+    if expr.type not in ("call_expression", "new_expression"):
+        return None
+    fn = expr.child_by_field_name("function") or expr.child_by_field_name("constructor")
+    if fn is None:
+        return None
+    fn = unparen(fn)
+    args = expr.child_by_field_name("arguments")
+    iife = fn.type in ("function_expression", "arrow_function")
+    walker = _SliceWalk()
+    # a zero-argument IIFE keeps its data in its own body
+    if not walker.walk(call, data_in_functions=iife and (args is None or not args.named_children)):
+        return None
+    if any(n not in KNOWN_GLOBALS and scopes.lookup(n) is None for n in walker.strict):
+        return None
+    defs: dict[int, Node] = {}
+    pending = list(walker.strict) + list(walker.soft)
+    seen: set[str] = set()
+    while pending:
+        name = pending.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        d = scopes.lookup(name)
+        if d is None:
+            continue
+        node = d[0]
+        if node.start_byte <= call.start_byte < node.end_byte:
+            return None  # the call sits inside its own decoder: not a slice we can cut
+        if node.id in defs:
+            continue
+        if len(defs) >= MAX_SLICE_DEFS:
+            return None
+        defs[node.id] = node
+        ns, nf = len(walker.strict), len(walker.soft)
+        if not walker.walk(node):
+            return None
+        pending += walker.strict[ns:] + walker.soft[nf:]
+    local_decoder = iife or fn.type == "member_expression" or any(
+        n.type in _DEF_TYPES or _is_function_value(n) for n in defs.values())
+    if not local_decoder or walker.longest < MIN_PACKED_LITERAL:
+        return None
+    parts = []
+    for node in sorted(defs.values(), key=lambda n: n.start_byte):
+        text = (node.text or b"").decode("utf-8", "replace")
+        parts.append(text if node.type in _DEF_TYPES else f"var {text};")
+    parts.append((call.text or b"").decode("utf-8", "replace") + ";")
+    source = "\n".join(parts)
+    if len(source) > MAX_DECODED:
+        return None
+    return PackerSlice(source, _shape_of(call, expr))
+
+
+def _is_function_value(decl: Node) -> bool:
+    v = decl.child_by_field_name("value")
+    return v is not None and unparen(v).type in ("function_expression", "arrow_function")
+
+
+def _shape_of(call: Node, expr: Node) -> str:
+    fn = call.child_by_field_name("function") or call.child_by_field_name("constructor")
+    outer = (fn.text or b"")[:24].decode("utf-8", "replace") if fn is not None else "eval"
+    if call.type == "new_expression":
+        outer = "new " + outer
+    callee = expr.child_by_field_name("function") or expr.child_by_field_name("constructor")
+    inner = "function(...){...}" if callee is not None and unparen(callee).type in (
+        "function_expression", "arrow_function") else (
+        (callee.text or b"")[:32].decode("utf-8", "replace") if callee is not None else "?")
+    return f"{outer}({inner}(...))"
+
+
+_FUNCTION_NODES = frozenset(("function_expression", "arrow_function", "function_declaration",
+                             "generator_function", "generator_function_declaration", "method_definition",
+                             "class_declaration", "class"))
+
+
+class _SliceWalk:
+    """Names used under the nodes walked, and the longest data literal, within a node budget.
+
+    `strict`: names used outside any function body (they must resolve, or the slice would only
+    throw); `soft`: names used inside function bodies (pulled in when the file defines them,
+    else taken as the function's own locals). Data literals count only outside function
+    bodies, unless `data_in_functions`."""
+
+    def __init__(self) -> None:
+        self.strict: list[str] = []
+        self.soft: list[str] = []
+        self._seen: set[str] = set()
+        self.longest = 0
+        self.budget = MAX_SLICE_NODES
+
+    def walk(self, root: Node, *, data_in_functions: bool = False) -> bool:
+        stack: list[tuple[Node, bool]] = [(root, root.type in _FUNCTION_NODES)]
+        while stack:
+            n, in_fn = stack.pop()
+            self.budget -= 1
+            if self.budget < 0:
+                return False
+            t = n.type
+            if t in ("string", "template_string"):
+                if not in_fn or data_in_functions:
+                    self.longest = max(self.longest, n.end_byte - n.start_byte - 2)
+                if t == "string":
+                    continue
+            elif t == "array" and n.named_child_count >= MIN_PACKED_ARRAY and (not in_fn or data_in_functions):
+                self.longest = max(self.longest, MIN_PACKED_LITERAL)
+            elif t in ("identifier", "shorthand_property_identifier"):
+                name = (n.text or b"").decode("utf-8", "replace")
+                key = ("s:" if in_fn else "S:") + name
+                if key not in self._seen:
+                    self._seen.add(key)
+                    (self.soft if in_fn else self.strict).append(name)
+                continue
+            inner = in_fn or t in _FUNCTION_NODES
+            stack.extend((c, inner) for c in reversed(n.named_children))
+        return True
+
+
+class _Scopes:
+    """Declarations visible from a call: the direct children of each enclosing block or
+    program (function and class declarations, var/let/const declarators), nearest first."""
+
+    def __init__(self, call: Node) -> None:
+        self.blocks: list[Node] = []
+        node = call.parent
+        hops = 0
+        while node is not None and hops < MAX_SCOPE_HOPS:
+            if node.type in ("statement_block", "program"):
+                self.blocks.append(node)
+            node = node.parent
+            hops += 1
+        self._tables: list[dict[str, tuple[Node, Node | None]]] | None = None
+
+    def lookup(self, name: str) -> tuple[Node, Node | None] | None:
+        """(the declaration to copy, the value expression or None) for `name`."""
+        if self._tables is None:
+            self._tables = [self._table(b) for b in self.blocks]
+        for table in self._tables:
+            if name in table:
+                return table[name]
+        return None
+
+    @staticmethod
+    def _table(block: Node) -> dict[str, tuple[Node, Node | None]]:
+        table: dict[str, tuple[Node, Node | None]] = {}
+        for st in block.named_children:
+            if st.type in _DEF_TYPES:
+                nm = st.child_by_field_name("name")
+                if nm is not None:
+                    table.setdefault((nm.text or b"").decode("utf-8", "replace"), (st, None))
+            elif st.type in _DECL_TYPES:
+                for d in st.named_children:
+                    if d.type != "variable_declarator":
+                        continue
+                    nm = d.child_by_field_name("name")
+                    if nm is not None and nm.type == "identifier":
+                        table.setdefault((nm.text or b"").decode("utf-8", "replace"),
+                                         (d, d.child_by_field_name("value")))
+        return table

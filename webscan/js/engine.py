@@ -30,6 +30,7 @@ from webscan.evidence import excerpt_of, finding
 from webscan.js import deobfuscate as deob
 from webscan.js import comments as js_comments
 from webscan.js import objects as js_objects
+from webscan.js import sandbox
 from webscan.js import salvage as js_salvage
 from webscan.js import strarray
 from webscan.js.embedded import find_embedded_wasm, small_int
@@ -46,6 +47,12 @@ WORDS_CATEGORY = "pool-protocol-words"
 MAX_FINDINGS_PER_RULE = 3
 MAX_PAYLOAD_DEPTH = 3
 MAX_PAYLOAD_TOTAL = 16 * 1024 * 1024
+MAX_SANDBOX_RUNS = 4
+"""Packer shapes evaluated per script (each in a fresh sandbox context)."""
+SANDBOX_FILE_MS = 1000
+"""Sandbox time one file may spend, all its packers and nesting levels together: four slices of
+sandbox.SLICE_MS. Real decoders take milliseconds; a hostile file gets this, then a note."""
+SANDBOX_MIN_MS = 50
 EXCERPT_BYTES = 240
 MAX_TRIGGER_RANGES = 50_000
 MAX_GATED_BYTES = 4096
@@ -136,6 +143,7 @@ class _Scan:
     decoded: list[deob.Decoded] = field(default_factory=list)
     protocol_objects: list[tuple[Any, _Hit]] = field(default_factory=list)
     packer_payloads: list[deob.Decoded] = field(default_factory=list)
+    sandbox_jobs: list[tuple[int, deob.PackerSlice]] = field(default_factory=list)
     normalise: bool = False  # names or keys hidden in concatenations: rewrite the script
     folder: deob.Folder = field(default_factory=deob.Folder)
     deep: "_DeepZones" = field(default_factory=lambda: _DeepZones([]))
@@ -437,7 +445,7 @@ class JsEngine:
         try:
             if isinstance(source, str):
                 source = source.encode("utf-8", "surrogatepass")
-            return self._analyse(bytes(source), target, line_offset, column_offset, context, 0, [0])
+            return self._analyse(bytes(source), target, line_offset, column_offset, context, 0, [0, 0])
         except RecursionError:
             return Analysis(fatal="JavaScript nested too deeply to analyse")
         except Exception as e:  # noqa: BLE001 - never let one bad file stop a scan
@@ -508,6 +516,8 @@ class JsEngine:
         self._scan_tokens(src, root, words, scan, loc)
         check_budget()
         self._deobfuscate(src, root, scan, out, loc)
+        if scan.sandbox_jobs and observe is None:
+            self._sandbox(src, scan, out, loc, budget)
         if rewrite:
             self._resolve_string_arrays(src, root, scan, out, loc)
         check_budget()
@@ -889,6 +899,10 @@ class JsEngine:
             return
         body = args.named_children[-1] if name == "Function" else args.named_children[0]
         v = scan.folder.value(body)
+        if v is None and len(scan.sandbox_jobs) < MAX_SANDBOX_RUNS:
+            job = deob.packer_slice(call, body)  # a decoder only a JS engine can run
+            if job is not None:
+                scan.sandbox_jobs.append((call.start_byte, job))
         if v is None or not v[0].strip():
             return
         text = v[0]
@@ -1009,6 +1023,41 @@ class JsEngine:
                 break
         for d in deob.base64_literals(src):
             (scan.packer_payloads if d.payload else scan.decoded).append(d)
+
+    def _sandbox(self, src: bytes, scan: _Scan, out: Analysis, loc: "_Locator", budget: list[int]) -> None:
+        """Packer shapes whose decoder needs a JavaScript engine: run each slice in the sandbox
+        (sandbox.py) and analyse what it would have run as a payload. At most
+        MAX_SANDBOX_RUNS evaluations and SANDBOX_FILE_MS of sandbox time per file, all
+        nesting levels together (budget[1] keeps the milliseconds spent)."""
+        if len(budget) < 2:
+            budget.append(0)
+        for start, job in scan.sandbox_jobs:
+            check_budget()
+            left = SANDBOX_FILE_MS - budget[1]
+            if left < SANDBOX_MIN_MS:
+                out.notes.append(f"{loc.target}: a packer ({job.shape}) was not evaluated: the "
+                                 f"file's sandbox time ({SANDBOX_FILE_MS} ms) is spent")
+                return
+            res = sandbox.evaluate_decoder(job.source, time_ms=min(sandbox.SLICE_MS, left))
+            budget[1] += int(res.elapsed_ms) + 1
+            texts = [t for _, t in res.outputs if t.strip()]
+            if res.status != "ok" or not texts:
+                out.notes.append(f"{loc.target}: packer {job.shape} at line {loc.row_col(start)[0] + 1 + loc.line_offset} "
+                                 f"evaluated in the sandbox: {res.note}"
+                                 + ("" if texts else "; it produced no code"))
+            if not texts:
+                continue
+            kinds = sorted({k for k, t in res.outputs if t.strip()})
+            how = f"sandbox: {job.shape}"
+            for text in texts:
+                d = deob.Decoded(text, start, how, payload=deob.looks_like_js(text))
+                (scan.packer_payloads if d.payload else scan.decoded).append(d)
+            out.findings.append(_engine_finding(
+                "js.deobfuscate.sandbox-unpacked", "obfuscation", Severity.low,
+                f"packed code ({job.shape}) unpacked by running its decoder in the sandbox: "
+                f"{sum(len(t) for t in texts):,} characters handed to {', '.join(kinds)}; "
+                "findings inside it are labelled as decoded from the sandbox",
+                loc.location(start), excerpt=src[start:start + EXCERPT_BYTES]))
 
     def _resolve_string_arrays(self, src: bytes, root: Node, scan: _Scan, out: Analysis,
                                loc: "_Locator") -> None:
