@@ -944,7 +944,7 @@ class JsEngine:
                 node = scan.deep.node_at(root, pos, end)
                 if node is not None:
                     t = node.type
-                    if t in js_comments.COMMENT_TYPES:
+                    if t in js_comments.COMMENT_TYPES or _feature_test(node):
                         pos = src.find(tok, end)
                         continue
                     in_string = t in _STRINGY
@@ -1503,6 +1503,17 @@ def _offset_of(data: bytes, starts: list[int], line: int, column: int) -> int:
     if seg.isascii():
         return ls + column - 1
     return ls + len(seg.decode("utf-8", "replace")[:column - 1].encode("utf-8", "replace"))
+
+
+def _feature_test(node: Node) -> bool:
+    """Whether a name is only probed (`typeof x.startMining === 'function'`): anti-miners and
+    feature checks name a kit's internals that way, which is not using them."""
+    up = node.parent
+    hops = 0
+    while up is not None and up.type == "member_expression" and hops < 4:
+        node, up, hops = up, up.parent, hops + 1
+    return (hops > 0 and up is not None and up.type == "unary_expression"
+            and up.child(0) is not None and up.child(0).type == "typeof")
 
 
 def _hit_of(node: Node, src: bytes) -> _Hit:
