@@ -168,6 +168,10 @@ BENIGN_WORK = {  # a JS expression that turns true once the page has done its be
     "/benign/chat.html": "document.querySelectorAll('#log li').length >= 5",
     "/benign/mdn-example.html": "document.getElementById('wasm-out').textContent === 'imported_func(42)'"
                                 " && document.getElementById('product').textContent === '42'",
+    "/egress/every-route.html": "Number(document.body.dataset.tried) >= 10",  # every route tried
+    "/benign/wasm-game.html": "Number(document.getElementById('frames').textContent) >= 8",
+    "/benign/wasm-file-hash.html": "document.getElementById('out').textContent.trim().split('\\n').length === 6",
+    "/benign/hex-chat.html": "document.querySelectorAll('#log li').length >= 8",
 }
 
 

@@ -131,7 +131,7 @@ def test_index_and_catalogue(srv):
     for path in listed:
         assert f'href="{path}"'.encode() in body
         assert get(srv, path)[0] == 200
-    on_disk = {"/" + str(p.relative_to(PAGES)) for d in ("miner", "benign")
+    on_disk = {"/" + str(p.relative_to(PAGES)) for d in ("miner", "benign", "egress")
                for p in (PAGES / d).glob("*.html")}
     assert listed == on_disk
     assert all(e["url"].startswith(srv.url("/")) for e in srv.pages())
@@ -454,6 +454,13 @@ STATIC = {
     "/lib/checksum-worker.js": "clean", "/index.html": "clean",
     "/trap/dialogs.html": "clean", "/trap/popups.html": "clean",
     "/trap/never-loads.html": "clean", "/trap/download.html": "clean",
+    "/egress/every-route.html": "clean", "/egress/worker.js": "clean",
+    "/egress/sw.js": "clean", "/egress/leak.js": "clean",
+    # runtime-only miners (SHA-256d, unknown pool protocols) and their benign look-alikes
+    "/miner/binary-pool.html": "clean", "/miner/socketio-proxy.html": "clean",
+    "/lib/hdr-worker.js": "clean", "/benign/wasm-game.html": "clean",
+    "/lib/game-worker.js": "clean", "/benign/wasm-file-hash.html": "clean",
+    "/lib/filehash-worker.js": "clean", "/benign/hex-chat.html": "clean",
 }
 
 

@@ -4,15 +4,17 @@ One asyncio loop runs three listeners built from the same app (websockets serves
 HTTP pages through its `process_request` hook and the WebSocket endpoints through its handler):
   origin A  http://127.0.0.1:<port>       first-party pages
   origin B  http://<other_host>:<port_b>  the same files, used as a third-party/cross-origin host
-  pool      ws://127.0.0.1:<pool_port>/pool/<coinhive|stratum|wmp|btc>
+  pool      ws://127.0.0.1:<pool_port>/pool/<coinhive|stratum|wmp|btc|bin|sio>
 Every listener answers every route, so a page may also open a same-origin "first-party pool
-proxy" (ws://<its origin>/pool/...) and a chat (ws://<its origin>/chat).
+proxy" (ws://<its origin>/pool/...), a chat (ws://<its origin>/chat) and a chat with hex
+message ids (ws://<its origin>/rooms).
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import hashlib
 import http
 import ipaddress
 import itertools
@@ -262,6 +264,8 @@ class FixtureServer:
             path = ws.request.path if ws.request else "/"
             if urlsplit(path).path == "/chat":
                 await self._chat(ws)
+            elif urlsplit(path).path == "/rooms":
+                await self._rooms(ws)
             else:
                 await self._pool(ws, path)
         finally:
@@ -273,10 +277,8 @@ class FixtureServer:
         session = PoolSession(self.stats, record, path_protocol(path), self._jobs)
         try:
             async for frame in ws:
-                msg = decode_frame(frame)
-                replies = session._junk() if msg is None else session.handle(msg)
-                for reply in replies:
-                    await ws.send(json.dumps(reply))
+                for reply in session.handle_frame(frame):
+                    await ws.send(reply)
                 self._verify(session, record)
                 if record.junk > MAX_JUNK_PER_CONNECTION:
                     await ws.close(1008, "too many malformed frames")
@@ -309,6 +311,33 @@ class FixtureServer:
                     if self.stats.generation == generation:  # not a share from before a reset
                         self.stats.bump(protocol, "verified")
             future.add_done_callback(done)
+
+    async def _rooms(self, ws: ServerConnection) -> None:
+        """A chat room with hex message ids for the benign hex-chat page: each message is echoed
+        with its id, and another user's message (a fresh 64-hex id, a timestamp, a short hex
+        version) follows every second one."""
+        self.stats.add("chat_connections")
+        user, said = "guest", 0
+        try:
+            async for frame in ws:
+                msg = decode_frame(frame)
+                if not isinstance(msg, dict):
+                    continue
+                self.stats.add("chat_messages")
+                stamp = {"room": str(msg.get("room", "general"))[:40], "ts": int(time.time()), "ver": "0a1b2c3d"}
+                if msg.get("op") == "join":
+                    user = str(msg.get("user", "guest"))[:40]
+                    await ws.send(json.dumps({"op": "joined", "users": 3, **stamp}))
+                elif msg.get("op") == "say":
+                    said += 1
+                    await ws.send(json.dumps({"op": "said", "id": str(msg.get("id"))[:64], "from": user,
+                                              "text": str(msg.get("text", ""))[:500], **stamp}))
+                    if said % 2:
+                        other = hashlib.sha256(f"room-{said}".encode()).hexdigest()
+                        await ws.send(json.dumps({"op": "said", "id": other, "from": "sam",
+                                                  "text": f"+1 ({said})", **stamp}))
+        except ConnectionClosed:
+            pass
 
     async def _chat(self, ws: ServerConnection) -> None:
         """A tiny chat room endpoint for the benign chat page: welcome, echo, a bot reply."""

@@ -10,6 +10,12 @@ Protocols (shapes from signatures/protocol.yaml and /work/shared/FIELD.md):
             {method:"submit"} -> result {status:"OK"}; {method:"keepalived"} -> KEEPALIVED
   wmp       {identifier:"handshake"} -> {identifier:"job"}; {identifier:"solved"} -> hashsolved
   btc       mining.subscribe / mining.authorize (-> set_difficulty + notify) / mining.submit
+Two protocols no signature names, for the shape-based job/share recogniser (SHA-256d over an
+80-byte header, nonce little-endian at offset 76; every share is re-hashed with hashlib):
+  bin       binary frames: hello 0x10|len|login -> job 0x21|job id u32|target u32|header[80];
+            share 0x32|job id|nonce u32|hash[32] -> ack 0x40|accepted u32
+  sio       socket.io-style text: "40" -> "40{sid}"; 42["hello",{user,agent}] ->
+            42["work",{seq,hdr,tgt}]; 42["proof",{seq,n,h}] -> 42["ok",{n}]; "2" -> "3"
 """
 
 from __future__ import annotations
@@ -23,11 +29,13 @@ from collections import deque
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-PROTOCOLS = ("coinhive", "stratum", "wmp", "btc")
+PROTOCOLS = ("coinhive", "stratum", "wmp", "btc", "bin", "sio")
 # "ffffff7f" read little-endian is 0x7fffffff: about one hash in two meets it, so a miner doing
 # a few hashes a second submits within seconds.
 EASY_TARGET = "ffffff7f"
 BLOB_BYTES = 76
+HEADER_BYTES = 80  # the SHA-256d protocols (bin, sio): nonce u32 little-endian at the end
+HEADER_TARGET = 0x0003FFFF  # last 4 hash bytes (LE) at most this: about one hash in 16384
 NONCE_OFFSET = 39
 NEW_JOB_EVERY = 4  # accepted shares per pushed job: sessions see more than one job
 MAX_JUNK_PER_CONNECTION = 50
@@ -47,6 +55,31 @@ def make_blob(counter: int) -> str:
     blob = bytearray(b"\x07\x07" + body[: BLOB_BYTES - 2])
     blob[NONCE_OFFSET:NONCE_OFFSET + 4] = b"\x00\x00\x00\x00"
     return blob.hex()
+
+
+def make_header(counter: int) -> bytes:
+    """A deterministic Bitcoin-like 80-byte header (version, previous hash, merkle root, time,
+    bits), nonce zeroed."""
+    prev = hashlib.sha256(f"webscan-fixture-prev-{counter}".encode()).digest()
+    merkle = hashlib.sha256(f"webscan-fixture-merkle-{counter}".encode()).digest()
+    return (b"\x00\x00\x00\x20" + prev + merkle + (1_765_000_000 + counter).to_bytes(4, "little")
+            + bytes.fromhex("ffff001d") + b"\x00\x00\x00\x00")
+
+
+def sha256d_share_ok(header: bytes, nonce: int, digest: bytes) -> bool:
+    """Does `digest` = SHA-256d(header with `nonce`) and meet HEADER_TARGET?"""
+    full = header[:76] + nonce.to_bytes(4, "little")
+    real = hashlib.sha256(hashlib.sha256(full).digest()).digest()
+    return real == digest and int.from_bytes(real[28:32], "little") <= HEADER_TARGET
+
+
+def detect_raw(frame: str | bytes) -> str | None:
+    """The protocols recognised before JSON decoding: binary hello, socket.io-style framing."""
+    if isinstance(frame, bytes):
+        return "bin" if frame[:1] == b"\x10" else None
+    if frame == "40" or frame.startswith('42["hello"'):
+        return "sio"
+    return None
 
 
 def detect_protocol(msg: object) -> str | None:
@@ -243,6 +276,98 @@ class PoolSession:
 
     def _maybe_new_job(self) -> bool:
         return self.record.accepted > 0 and self.record.accepted % NEW_JOB_EVERY == 0
+
+    def handle_frame(self, frame: str | bytes) -> list[str | bytes]:
+        """One raw frame in, raw frames out: the binary and socket.io protocols are read raw,
+        the JSON ones go through handle()."""
+        if self.protocol is None and detect_raw(frame):
+            self._start(detect_raw(frame) or "")
+        if self.protocol == "bin":
+            return self._on_bin(frame) if isinstance(frame, bytes) else self._junk()  # type: ignore[return-value]
+        if self.protocol == "sio":
+            return self._on_sio(frame) if isinstance(frame, str) else self._junk()  # type: ignore[return-value]
+        msg = decode_frame(frame)
+        return [json.dumps(r) for r in (self._junk() if msg is None else self.handle(msg))]
+
+    def _header_job(self) -> tuple[int, bytes]:
+        n = next(self._next_job_id)
+        header = make_header(n)
+        self.jobs[f"{n:08x}"] = header.hex()
+        while len(self.jobs) > 4:
+            self.jobs.pop(next(iter(self.jobs)))
+        assert self.protocol
+        self.stats.bump(self.protocol, "jobs")
+        self.record.jobs += 1
+        return n, header
+
+    def _header_share(self, job_id: int, nonce: int, digest: bytes) -> bool:
+        """Count a SHA-256d share; every one is re-hashed (hashlib is cheap), so accepted ones
+        are verified too."""
+        assert self.protocol
+        self.stats.bump(self.protocol, "submits")
+        self.record.submits += 1
+        header = self.jobs.get(f"{job_id:08x}") if job_id >= 0 else None
+        ok = header is not None and sha256d_share_ok(bytes.fromhex(header), nonce, digest)
+        self.stats.bump(self.protocol, "accepted" if ok else "rejected")
+        if ok:
+            self.record.accepted += 1
+            self.record.verified += 1
+            self.stats.bump(self.protocol, "verified")
+        return ok
+
+    # --- binary ------------------------------------------------------------------------------
+    def _bin_job(self) -> bytes:
+        n, header = self._header_job()
+        return b"\x21" + n.to_bytes(4, "little") + HEADER_TARGET.to_bytes(4, "little") + header
+
+    def _on_bin(self, frame: bytes) -> list[str | bytes]:
+        if frame[:1] == b"\x10" and len(frame) >= 2:
+            self.stats.bump("bin", "logins")
+            self.record.login = frame[2:2 + frame[1]].decode("ascii", "replace")[:120]
+            return [self._bin_job()]
+        if frame[:1] == b"\x32" and len(frame) == 41:
+            ok = self._header_share(int.from_bytes(frame[1:5], "little"),
+                                    int.from_bytes(frame[5:9], "little"), frame[9:41])
+            out: list[str | bytes] = [b"\x40" + self.record.accepted.to_bytes(4, "little")] if ok else [b"\x4f"]
+            if ok and self._maybe_new_job():
+                out.append(self._bin_job())
+            return out
+        return self._junk()  # type: ignore[return-value]
+
+    # --- socket.io-style ---------------------------------------------------------------------
+    def _sio_job(self) -> str:
+        n, header = self._header_job()
+        work = {"seq": f"{n:08x}", "hdr": header.hex(), "tgt": HEADER_TARGET.to_bytes(4, "little").hex()}
+        return "42" + json.dumps(["work", work])
+
+    def _on_sio(self, frame: str) -> list[str | bytes]:
+        if frame == "40":
+            return ["40" + json.dumps({"sid": self.session_id})]
+        if frame == "2":
+            return ["3"]
+        try:
+            event = json.loads(frame[2:]) if frame.startswith("42") else None
+        except ValueError:
+            event = None
+        if not (isinstance(event, list) and len(event) == 2 and isinstance(event[1], dict)):
+            return self._junk()  # type: ignore[return-value]
+        name, data = event
+        if name == "hello":
+            self.stats.bump("sio", "logins")
+            self.record.login = str(data.get("user"))[:120]
+            return [self._sio_job()]
+        if name == "proof":
+            seq, nonce, digest = data.get("seq"), data.get("n"), data.get("h")
+            if _is_hex(seq, 8) and _is_hex(nonce, 8) and _is_hex(digest, 64):
+                ok = self._header_share(int(seq, 16), int.from_bytes(bytes.fromhex(nonce), "little"),
+                                        bytes.fromhex(digest))
+            else:
+                ok = self._header_share(-1, 0, b"")  # counted, and rejected (no such job)
+            out: list[str | bytes] = ["42" + json.dumps(["ok" if ok else "nope", {"n": self.record.accepted}])]
+            if ok and self._maybe_new_job():
+                out.append(self._sio_job())
+            return out
+        return self._junk()  # type: ignore[return-value]
 
     def handle(self, msg: object) -> list[Reply]:
         if self.protocol is None:

@@ -21,6 +21,11 @@ CC=(clang --target=wasm32 -O2 -nostdlib -ffreestanding -mbulk-memory -Wall -Werr
 "${CC[@]}" src/rxlike.c -o rxlike.wasm
 "${CC[@]}" src/nbody.c -o nbody.wasm
 "${CC[@]}" src/blur.c -o blur.wasm
+# Runtime proof-of-work fixtures: a SHA-256d header hash whose nonce loop lives in the page's
+# JavaScript, the same SHA-256 as a streaming file hasher, and a game loop (benign).
+"${CC[@]}" -DPOW=1 -Wl,--strip-all src/sha256kit.c -o hdr.wasm
+"${CC[@]}" -DPOW=0 -Wl,--strip-all src/sha256kit.c -o filehash.wasm
+"${CC[@]}" -Wl,--strip-all src/game.c -o game.wasm
 python3 - <<'PY'
 import wasmtime
 for name in ("features", "kitimport"):

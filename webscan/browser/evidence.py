@@ -13,16 +13,17 @@ a busy benign page must never become a miner through them.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
-import json
-import re
 from dataclasses import dataclass
 
 from webscan import budget
 from webscan.analysis import Analysis
-from webscan.browser.records import Observation, SocketFrame
+from webscan.browser.records import CallRate, Observation, SocketFrame
 from webscan.evidence import excerpt_of, finding
 from webscan.model import EvidenceKind, Finding, Location, Severity
+from webscan.net.jobshare import Frame, decode_text, find_cycle
 
 
 @dataclass(frozen=True)
@@ -48,13 +49,39 @@ RUNTIME_RULES = {r.id: r for r in (
                 "analysed (see the Wasm findings for what it computes)."),
     RuntimeRule("runtime.websocket.open", "websocket", Severity.info,
                 "The page opened a WebSocket; its frames were checked for pool protocols."),
+    RuntimeRule("runtime.wasm.hot-export", "hot-export", Severity.info,
+                "A WebAssembly export was called thousands of times a second; its inputs did not "
+                "look like a nonce search (games, codecs and hashing libraries do this)."),
+    RuntimeRule("runtime.pow.hash-loop", "hash-loop", Severity.medium,
+                "A proof-of-work search was observed: one function called thousands of times a "
+                "second for the whole window on the same input, in which only a small nonce "
+                "field counted up between calls."),
+    RuntimeRule("runtime.pow.hash-loop-multicore", "hash-loop-multicore", Severity.high,
+                "A proof-of-work search was observed on several cores at once: one function "
+                "called thousands of times a second on the same input with only a nonce field "
+                "counting up, in several threads or next to sustained multi-core CPU."),
+    RuntimeRule("runtime.pool.job-share", "pool-jobshare", Severity.medium,
+                "A connection carried a pool's job/share cycle, recognised by shape (no protocol "
+                "name): work with a blob and a target came in, results with a nonce and a fresh "
+                "hash-sized value answering it went out, repeatedly."),
+    RuntimeRule("runtime.pool.job-share-cpu", "pool-jobshare-cpu", Severity.high,
+                "A connection carried a pool's job/share cycle (by shape, no protocol name) while "
+                "the page kept more than one core busy between jobs and shares."),
 )}
 
 CPU_SHARE_THRESHOLD = 0.5
 """Mean share of one core over the window above which CPU counts as sustained (weak evidence)."""
 MIN_CPU_SPAN_S = 2.0
+HOT_CALLS_PER_S = 1000.0
+"""Calls per second of one export in one realm above which a report counts as hot."""
+LOOP_SUSTAIN = 0.5
+"""Share of the window (in hook reports, about one a second) a loop must stay hot for."""
+MIN_NONCE_PAIRS = 3
+NONCE_SHARE = 0.5
+"""Of the sampled input pairs of a hot export, how many must show a counting nonce field."""
+MULTICORE_SHARE = 1.3
+"""Mean CPU (cores) that only more than one busy thread can reach: 'sustained multi-core'."""
 MAX_FRAMES_PARSED = 5000
-_SOCKETIO_PREFIX = re.compile(r"^\d+(?=[\[{])")
 
 
 def runtime_finding(rule_id: str, location: Location, *, message: str | None = None,
@@ -67,23 +94,7 @@ def runtime_finding(rule_id: str, location: Location, *, message: str | None = N
 
 def decode_frame(payload: str) -> list[object]:
     """JSON values in one text frame: plain JSON, socket.io `42[...]`, or one per line (stratum)."""
-    text = payload.strip()
-    if not text or text[0] not in "[{0123456789":
-        return []
-    text = _SOCKETIO_PREFIX.sub("", text, count=1)
-    try:
-        return [json.loads(text)]
-    except ValueError:
-        pass
-    out: list[object] = []
-    for line in text.splitlines()[:64]:
-        line = line.strip()
-        if line[:1] in ("{", "["):
-            try:
-                out.append(json.loads(line))
-            except ValueError:
-                continue
-    return out
+    return decode_text(payload)[1]
 
 
 def observation_to_analysis(obs: Observation, engines, *, cpu_threshold: float = CPU_SHARE_THRESHOLD,
@@ -102,6 +113,8 @@ def observation_to_analysis(obs: Observation, engines, *, cpu_threshold: float =
     _workers(obs, out)
     _sockets(obs, engines, out)
     _cpu(obs, page, out, cpu_threshold)
+    _hash_loop(obs, page, out)
+    _jobshare(obs, out)
     if static:
         _static(obs, engines, out, file_timeout)
     fatal = obs.fatal
@@ -218,6 +231,102 @@ def _cpu(obs: Observation, page: str, out: Analysis, threshold: float) -> None:
             message=f"{RUNTIME_RULES['runtime.cpu.sustained'].description} {obs.cpu_seconds:.1f} CPU s "
                     f"over {obs.cpu[-1].ts - obs.cpu[0].ts:.1f} s: mean {share:.0%} of a core, "
                     f"peak {obs.cpu_peak_share:.0%}."))
+
+
+def _module_name(module, key: str, export: str) -> str:
+    if module is not None:
+        return f"module sha256 {module.sha256[:16]}"
+    if export.startswith("crypto.subtle.digest"):
+        return "the page's Web Crypto"
+    return "a module whose bytes were not read yet" if not key else f"module {key}"
+
+
+def _hot(r: CallRate) -> bool:
+    return r.rate >= HOT_CALLS_PER_S
+
+
+def _hash_loop(obs: Observation, page: str, out: Analysis) -> None:
+    """The hook's call reports, per export of a module: a hashing loop, a hot export, or nothing.
+
+    A loop is an export kept hot in one realm for at least LOOP_SUSTAIN of the window whose
+    sampled inputs mostly differed only in a counting nonce; multi-core when it ran so in two
+    or more realms at once or next to MULTICORE_SHARE cores of CPU."""
+    if not obs.calls:
+        return
+    names = {m.key: m for m in obs.wasm if m.key}
+    groups: dict[tuple[str, str], dict[tuple[str, str, str], list[CallRate]]] = {}
+    for r in obs.calls:
+        realm = (r.realm, r.where, r.realm_id)
+        groups.setdefault((r.module_key, r.export), {}).setdefault(realm, []).append(r)
+    need = max(2, int(obs.window_s * LOOP_SUSTAIN))
+    loops: list[tuple[tuple[str, str], list[list[CallRate]]]] = []
+    hot: list[tuple[tuple[str, str], list[list[CallRate]]]] = []
+    for key, realms in groups.items():
+        busy = [rs for rs in realms.values() if sum(_hot(r) for r in rs) >= 2]
+        if not busy:
+            continue
+        looping = [rs for rs in busy if sum(_hot(r) for r in rs) >= need
+                   and sum(r.nonce for r in rs) >= MIN_NONCE_PAIRS
+                   and sum(r.nonce for r in rs) >= NONCE_SHARE * max(1, sum(r.pairs for r in rs))]
+        (loops if looping else hot).append((key, looping or busy))
+    for (mkey, export), realms in loops[:4]:
+        reports = [r for rs in realms for r in rs]
+        rate = sum(r.calls for r in reports) * 1000.0 / sum(r.span_ms for r in reports)
+        module = names.get(mkey)
+        what = _module_name(module, mkey, export)
+        multi = len(realms) >= 2 or obs.cpu_share >= MULTICORE_SHARE
+        rule = "runtime.pow.hash-loop-multicore" if multi else "runtime.pow.hash-loop"
+        nonce, pairs = sum(r.nonce for r in reports), sum(r.pairs for r in reports)
+        target = (module.url or module.where) if module else (reports[0].where or page)
+        out.findings.append(runtime_finding(
+            rule, Location(target=target or page, context=f"{export} of {what}, in {realms[0][0].realm} "
+                                                          f"{realms[0][0].where}".strip()),
+            message=f"{RUNTIME_RULES[rule].description} {export} of {what}: {rate:,.0f} calls/s "
+                    f"(mean per thread) in {len(realms)} thread(s) for {len(reports)} report(s) of "
+                    f"about a second; {nonce} of {pairs} sampled input pairs differed only in a "
+                    f"nonce field; page CPU {obs.cpu_share:.2f} cores."))
+    if hot and not loops:
+        (mkey, export), realms = max(hot, key=lambda h: sum(r.calls for rs in h[1] for r in rs))
+        reports = [r for rs in realms for r in rs]
+        rate = sum(r.calls for r in reports) * 1000.0 / sum(r.span_ms for r in reports)
+        module = names.get(mkey)
+        what = _module_name(module, mkey, export)
+        out.findings.append(runtime_finding(
+            "runtime.wasm.hot-export", Location(target=reports[0].where or page,
+                                                context=f"{export} of {what}"),
+            message=f"{RUNTIME_RULES['runtime.wasm.hot-export'].description} {export} of {what}: "
+                    f"{rate:,.0f} calls/s in {len(realms)} thread(s); {sum(r.nonce for r in reports)} "
+                    f"of {sum(r.pairs for r in reports)} sampled input pairs looked like a nonce."))
+
+
+def _frame_data(f: SocketFrame) -> str | bytes | None:
+    if not f.binary:
+        return f.payload
+    try:
+        return base64.b64decode(f.payload, validate=True)
+    except (binascii.Error, ValueError):
+        return None  # cut at the per-frame bound: not whole base64 any more
+
+
+def _jobshare(obs: Observation, out: Analysis) -> None:
+    """The job/share cycle by shape on each connection (webscan/net/jobshare.py), with the
+    page's CPU between the first job and the last share."""
+    by_conn: dict[str, list[SocketFrame]] = {}
+    for f in obs.frames[:MAX_FRAMES_PARSED]:
+        by_conn.setdefault(f.socket_id or f.url, []).append(f)
+    for frames in by_conn.values():
+        data = [(f, _frame_data(f)) for f in frames]
+        cycle = find_cycle(Frame(f.direction, d, f.ts) for f, d in data if d is not None)
+        if cycle is None:
+            continue
+        cpu = obs.cpu_share_between(cycle.first_job_ts, cycle.last_share_ts)
+        rule = "runtime.pool.job-share-cpu" if cpu >= MULTICORE_SHARE else "runtime.pool.job-share"
+        url = frames[0].url or "(unknown socket)"
+        out.findings.append(runtime_finding(
+            rule, Location(target=url, context="one WebSocket connection"),
+            message=f"{RUNTIME_RULES[rule].description} {cycle.describe()}; page CPU between the "
+                    f"first job and the last share: {cpu:.2f} cores. Last share: {cycle.share_example}",
+            excerpt=cycle.job_example))
 
 
 def _safely(out: Analysis, run, what: str, seconds: float) -> None:

@@ -16,7 +16,10 @@ def hook_source() -> str:
     return (Path(__file__).with_name("hook.js")).read_text(encoding="utf-8")
 
 
-def hook_script(sink_name: str = SINK_NAME, *, frames: bool = False) -> str:
-    """A script that installs the hook reporting to the global function `sink_name`."""
-    return (f"({hook_source().strip()})({json.dumps(sink_name)}, "
-            f"{json.dumps({'frames': frames})});")
+def hook_script(sink_name: str = SINK_NAME, *, frames: bool = False, calls: bool = False) -> str:
+    """A script that installs the hook reporting to the global function `sink_name`.
+
+    `calls` turns on the Wasm export call counting (the hashing-loop evidence); it is the one
+    option with a cost on busy pages, so benches run with and without it."""
+    opts = {"frames": frames, "calls": True} if calls else {"frames": frames}
+    return f"({hook_source().strip()})({json.dumps(sink_name)}, {json.dumps(opts)});"

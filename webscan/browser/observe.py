@@ -20,8 +20,8 @@ from typing import Any
 
 from webscan.browser.hook import SINK_NAME, hook_script
 from webscan.browser.launch import CONTEXT_PROXY, ChromiumProcess, start_chromium
-from webscan.browser.records import (CpuSample, Observation, PageError, ScriptLoaded, SocketFrame,
-                                     SocketSeen, WasmModuleSeen, WorkerSeen)
+from webscan.browser.records import (CallRate, CpuSample, Observation, PageError, ScriptLoaded,
+                                     SocketFrame, SocketSeen, WasmModuleSeen, WorkerSeen)
 from webscan.browser.workers import AttachedTarget, CdpConnection, Instrumenter
 
 MAX_WASM_BYTES = 64 << 20  # per visit, all modules together
@@ -29,6 +29,7 @@ MAX_SIGHTINGS = 32  # records of one module (same bytes share one object)
 MAX_SCRIPT_BYTES = 5 << 20  # per script body kept for static analysis
 MAX_SCRIPTS_TOTAL = 32 << 20
 MAX_FRAME_CHARS = 64 << 10
+MAX_CALL_RATES = 4000  # per visit: about a report per busy export per realm per second
 STEALTH_SCRIPT = ("try{Object.defineProperty(Navigator.prototype,'webdriver',"
                   "{get:function webdriver(){return false},configurable:true})}catch(e){}")
 
@@ -133,12 +134,13 @@ async def observe(url: str, *, browser: Browser | None = None, window_s: float =
                   nav_timeout_s: float = 20.0, visit_timeout_s: float | None = None,
                   activity: bool = True, capture_scripts: bool = True,
                   cpu_interval_s: float = 0.5, max_frames: int = 2000, max_dialogs: int = 20,
-                  after_load: AfterLoad | None = None) -> Observation:
+                  after_load: AfterLoad | None = None, call_counting: bool = True) -> Observation:
     """Visit ONE page and record what runs there (see the module docstring).
 
     `url` is kept exactly as given in the Observation; a bare domain is visited over http.
     `after_load` is called with the Visit once navigation is done (tests and the crawler's
-    own extra probes use it). Never raises for anything the page does.
+    own extra probes use it). `call_counting=False` leaves Wasm exports unwrapped (no
+    hashing-loop evidence; benches compare the cost). Never raises for anything the page does.
     """
     if browser is None:
         async with Browser() as own:
@@ -146,11 +148,12 @@ async def observe(url: str, *, browser: Browser | None = None, window_s: float =
                                  visit_timeout_s=visit_timeout_s, activity=activity,
                                  capture_scripts=capture_scripts, cpu_interval_s=cpu_interval_s,
                                  max_frames=max_frames, max_dialogs=max_dialogs,
-                                 after_load=after_load)
+                                 after_load=after_load, call_counting=call_counting)
     visit = Visit(browser, url, window_s=window_s, nav_timeout_s=nav_timeout_s,
                   visit_timeout_s=visit_timeout_s, activity=activity,
                   capture_scripts=capture_scripts, cpu_interval_s=cpu_interval_s,
-                  max_frames=max_frames, max_dialogs=max_dialogs, after_load=after_load)
+                  max_frames=max_frames, max_dialogs=max_dialogs, after_load=after_load,
+                  call_counting=call_counting)
     return await visit.run()
 
 
@@ -170,7 +173,7 @@ class Visit:
     def __init__(self, browser: Browser, url: str, *, window_s: float, nav_timeout_s: float,
                  visit_timeout_s: float | None, activity: bool, capture_scripts: bool,
                  cpu_interval_s: float, max_frames: int, max_dialogs: int,
-                 after_load: AfterLoad | None) -> None:
+                 after_load: AfterLoad | None, call_counting: bool = True) -> None:
         self.browser = browser
         self.obs = Observation(url=url, started_at=time.time(), window_s=window_s)
         self.window_s = window_s
@@ -182,6 +185,7 @@ class Visit:
         self.max_frames = max_frames
         self.max_dialogs = max_dialogs
         self.after_load = after_load
+        self.call_counting = call_counting
         self.t0 = time.monotonic()
         self.stop = asyncio.Event()  # crash, dialog storm: end the window now
         self.context: Any = None
@@ -253,7 +257,8 @@ class Visit:
             viewport={"width": 1280, "height": 800}, service_workers="block",
             **({"proxy": {"server": CONTEXT_PROXY.get()}} if CONTEXT_PROXY.get() else {}))
         await self.context.expose_binding(SINK_NAME, self._page_binding)
-        await self.context.add_init_script(STEALTH_SCRIPT + "\n" + hook_script(SINK_NAME))
+        await self.context.add_init_script(STEALTH_SCRIPT + "\n"
+                                           + hook_script(SINK_NAME, calls=self.call_counting))
         self.page = await self.context.new_page()
         self.page.on("dialog", self._dialog)
         self.page.on("crash", lambda _p: self._crashed("the renderer process crashed"))
@@ -269,7 +274,7 @@ class Visit:
             await session.detach()
         assert b.cdp is not None
         self.inst = Instrumenter(b.cdp, on_record=self._worker_record, on_event=self._cdp_event,
-                                 user_agent=b.user_agent)
+                                 user_agent=b.user_agent, calls=self.call_counting)
         self.page_target = await self.inst.attach_page(info["targetInfo"]["targetId"])
 
     async def _navigate(self) -> bool:
@@ -513,7 +518,20 @@ class Visit:
                 return
             known[1] += 1
             self.obs.wasm.append(WasmModuleSeen(known[0], str(rec.get("api", "")), where, realm,
-                                                self.now(), rec.get("url"), int(rec.get("size") or len(data))))
+                                                self.now(), rec.get("url"), int(rec.get("size") or len(data)),
+                                                str(rec.get("k") or "")))
+        elif kind == "calls":
+            if len(self.obs.calls) >= MAX_CALL_RATES:
+                return
+            try:
+                rate = CallRate(str(rec.get("k") or ""), str(rec.get("fn") or "")[:100], where, realm,
+                                self.now(), int(rec["calls"]), float(rec["span"]),
+                                int(rec.get("pairs") or 0), int(rec.get("nonce") or 0),
+                                str(rec.get("rid") or "")[:16])
+            except (KeyError, TypeError, ValueError):
+                return  # a malformed record (page code can call a leaked sink): dropped
+            if rate.calls > 0 and rate.span_ms > 0 and 0 <= rate.nonce <= rate.pairs:
+                self.obs.calls.append(rate)
         elif kind == "worker":
             src = rec.get("src")
             self.obs.workers.append(WorkerSeen(str(rec.get("url", "")), str(rec.get("kind", "")),

@@ -20,6 +20,7 @@ class WasmModuleSeen:
     ts: float
     url: str | None = None  # the .wasm URL for the streaming APIs
     size: int = 0  # as reported by the hook; > len(data) when the module was too big to hand out
+    key: str = ""  # the hook's cheap per-realm key of the bytes; CallRate.module_key points here
 
     @property
     def sha256(self) -> str:
@@ -52,6 +53,30 @@ class SocketFrame:
     payload: str  # text frames as text; binary as base64 (opcode 2), truncated to a bound
     ts: float
     binary: bool = False
+
+
+@dataclass
+class CallRate:
+    """Calls of one Wasm export (or crypto.subtle.digest) in one realm over about a second.
+
+    The hook samples every 64th call and compares the inputs with the previous sample: `pairs`
+    comparisons were possible, `nonce` of them showed the same buffer with one small field
+    counted up (or the nonce itself as an argument): the shape of a proof-of-work search."""
+
+    module_key: str  # WasmModuleSeen.key of the instance's module ("" for digest or unknown)
+    export: str
+    where: str
+    realm: str
+    ts: float
+    calls: int
+    span_ms: float
+    pairs: int = 0
+    nonce: int = 0
+    realm_id: str = ""  # the hook's random id of its realm: two workers of one script differ
+
+    @property
+    def rate(self) -> float:
+        return self.calls * 1000.0 / self.span_ms if self.span_ms > 0 else 0.0
 
 
 @dataclass
@@ -88,6 +113,7 @@ class Observation:
     sockets: list[SocketSeen] = field(default_factory=list)
     frames: list[SocketFrame] = field(default_factory=list)
     cpu: list[CpuSample] = field(default_factory=list)
+    calls: list[CallRate] = field(default_factory=list)
     scripts: list[ScriptLoaded] = field(default_factory=list)
     errors: list[PageError] = field(default_factory=list)
     dialogs: int = 0
@@ -113,6 +139,13 @@ class Observation:
         if len(self.cpu) < 2 or self.cpu[-1].ts <= self.cpu[0].ts:
             return 0.0
         return self.cpu_seconds / (self.cpu[-1].ts - self.cpu[0].ts)
+
+    def cpu_share_between(self, start: float, end: float) -> float:
+        """Mean share of a core between two visit times, from the samples that span them."""
+        inside = [c for c in self.cpu if start <= c.ts <= end]
+        if len(inside) < 2 or inside[-1].ts <= inside[0].ts:
+            return 0.0
+        return max(0.0, inside[-1].process_time_s - inside[0].process_time_s) / (inside[-1].ts - inside[0].ts)
 
     @property
     def cpu_peak_share(self) -> float:

@@ -136,6 +136,8 @@ class Instrumenter:
     on_record: RecordSink
     on_event: CdpEventSink
     user_agent: str | None = None
+    calls: bool = True
+    """Count Wasm export calls in workers (the hashing-loop evidence); see hook_script."""
     targets: dict[str, AttachedTarget] = field(default_factory=dict)
     tasks: set[asyncio.Task] = field(default_factory=set)
     errors: list[str] = field(default_factory=list)
@@ -143,7 +145,7 @@ class Instrumenter:
     """How long each worker was held paused while we instrumented it."""
 
     def __post_init__(self) -> None:
-        self._script = hook_script(SINK_NAME)
+        self._script = hook_script(SINK_NAME, calls=self.calls)
 
     async def attach_page(self, target_id: str) -> AttachedTarget:
         res = await self.conn.send("Target.attachToTarget", {"targetId": target_id, "flatten": True})
