@@ -461,7 +461,8 @@ def _broker_or_fail(broker: str):  # noqa: ANN202
         check_broker(broker)
     except WorkerSetupError as e:
         _fail(str(e))
-    return Submitter(broker)
+    return Submitter(broker, on_note=lambda note: err.print(f"[yellow]note[/]: {note}",
+                                                            highlight=False))
 
 
 def _crawl_distributed(submitter, attach: str | None, todo: list, done: set, options,  # noqa: ANN001
@@ -469,6 +470,9 @@ def _crawl_distributed(submitter, attach: str | None, todo: list, done: set, opt
                        out: Path | None) -> bool:
     """Enqueue (or attach), then write results as they arrive; True when interrupted."""
     from rich.progress import BarColumn, Progress, TextColumn
+
+    from kombu.exceptions import OperationalError
+    from redis.exceptions import ConnectionError, TimeoutError
 
     from webscan.scale.app import task_options
     from webscan.scale.submit import BrokerLost, CrawlNotFound
@@ -480,6 +484,10 @@ def _crawl_distributed(submitter, attach: str | None, todo: list, done: set, opt
             crawl = submitter.start(todo, task_options(options, max_deliveries), sig_version)
     except CrawlNotFound as e:
         _fail(str(e))
+    except (ConnectionError, TimeoutError, OperationalError) as e:
+        _fail(f"lost the broker {submitter.broker} while submitting the crawl: {e}. Submit it "
+              "again once Redis is up (with --resume and the same --out, sites already there "
+              "are skipped)")
     crawl_id = crawl.state.id
     err.print(f"crawl id: {crawl_id} ({len(crawl.sites)} sites"
               + (f", {len(done)} already in {out}" if done else "") + ")", highlight=False)

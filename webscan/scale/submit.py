@@ -71,8 +71,11 @@ class Crawl:
 
 
 class Submitter:
-    def __init__(self, broker: str, *, wait_s: float = REDIS_WAIT_S) -> None:
+    def __init__(self, broker: str, *, wait_s: float = REDIS_WAIT_S,
+                 on_note: Callable[[str], None] = lambda note: None) -> None:
         self.broker = broker
+        self.on_note = on_note
+        """Told of events worth a line of their own (Redis lost, back, the crawl re-enqueued)."""
         self.client = connect(broker)
         self.app = make_app(broker)
         self.wait_s = wait_s
@@ -130,6 +133,7 @@ class Submitter:
             try:
                 names, batch = crawl.state.arrived(cursor)
                 if down_since is not None:
+                    self.on_note(f"Redis is back after {time.monotonic() - down_since:.0f} s")
                     tally.note, down_since = "", None
                 cursor += names
                 for site, report in batch:
@@ -154,7 +158,9 @@ class Submitter:
                     time.sleep(poll_s)
             except (redis.ConnectionError, redis.TimeoutError) as e:
                 now = time.monotonic()
-                down_since = down_since or now
+                if down_since is None:
+                    self.on_note(f"Redis unreachable ({e}); waiting up to {self.wait_s:.0f} s")
+                    down_since = now
                 if now - down_since > self.wait_s:
                     raise BrokerLost(
                         f"Redis at {self.broker} unreachable for {self.wait_s:.0f} s ({e}). The "
@@ -170,6 +176,6 @@ class Submitter:
         missing = [(g, u) for g, u in crawl.sites.items() if g not in have]
         self.enqueue(crawl, missing, start=None)
         crawl.state.set_enqueued(len(crawl.sites))
-        tally.note = (f"Redis lost the crawl (restarted without persistence?): "
-                      f"{len(missing)} sites without a result enqueued again")
+        self.on_note(f"Redis lost crawl {crawl.state.id} (restarted without persistence?): "
+                     f"{len(missing)} sites without a result enqueued again")
         return 0

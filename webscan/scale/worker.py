@@ -139,6 +139,7 @@ def run_task(engine: VisitEngine, client: redis.Redis, crawl: str, site: str, ur
     options, max_deliveries = crawl_options(payload, browser=engine.executable,
                                             sig_dirs=engine.sig_dirs)
     n = with_redis("count", lambda: state.count_delivery(site))
+    log.info("%s %s: delivery %d", crawl, site, n)
     if n > max_deliveries:
         report = given_up(site, n)
     else:
