@@ -137,6 +137,24 @@ ONE_LINE_CALL_IN_CODE = ("ready(function() { show(); m = new Kit.User('" + KEY +
 COMMENT_ENDS_MID_CALL = ("// stats//setInterval(function() {//}, 1000);var m = new Kit.Anonymous('"
                          + KEY + "', {\n  throttle: 0.2\n}); // on desktops only//m.start();")
 
+# a Node server answering with a page that points a kit at the server's own proxy
+PAGE_SERVER = """
+const express = require('express');
+module.exports = function serve(opts) {
+  const shards = `<script>Kit.CONFIG.WEBSOCKET_SHARDS = [["ws://localhost:${opts.wsPort}"]];</script>`;
+  const page = `<script src="${opts.libUrl}"></script>${shards}<script src="/run.js"></script>`;
+  const app = express();
+  app.use('*', (req, res) => res.send(page));
+  return app;
+};
+"""
+# an injected loader writes the miner as an inline script
+WRITTEN_SCRIPT = ("document.write('<script src=\\'/lib/k.js\\'><\\/script><script>var m = new Kit.Anonymous(\\'"
+                  + KEY + "\\', {throttle: 0.5}); m.start();<\\/script>');")
+BENIGN_WRITTEN_SCRIPT = ("document.write('<script>window.dataLayer = window.dataLayer || [];"
+                         " gtag(\\'config\\', \\'G-XXXX\\');<\\/script>');"
+                         " var rx = /<script\\b[^<]*(?:(?!<\\/script>)<[^<]*)*<\\/script>/gi;")
+
 BENIGN_CHAT_RELAY = """
 const WebSocket = require('ws');
 const net = require('net');
@@ -277,6 +295,15 @@ def test_a_commented_call_does_not_tip_strong_code_to_miner(scanner):
     assert r.verdict is VerdictLabel.suspicious, r.explanation
 
 
+@pytest.mark.parametrize("name,src,line", [("server.js", PAGE_SERVER, 4), ("inject.js", WRITTEN_SCRIPT, 1)])
+def test_a_script_written_as_markup_is_analysed(scanner, name, src, line):
+    r = _scan(scanner, src, name)
+    assert r.verdict is VerdictLabel.miner, r.explanation
+    hit = next(f for f in r.findings if f.category == "kit-api")
+    assert "inline <script>" in (hit.location.context or "")
+    assert hit.location.line == line  # where the markup is written
+
+
 @pytest.mark.parametrize("name,src", [
     ("chat-relay.js", BENIGN_CHAT_RELAY),
     ("checkout.test.js", BENIGN_PUPPETEER_TEST),
@@ -284,6 +311,7 @@ def test_a_commented_call_does_not_tip_strong_code_to_miner(scanner):
     ("aes-worker.js", BENIGN_CRYPTO_WORKER),
     ("form.js", BENIGN_BROKEN_SCRIPT),
     ("minerkiller.js", BENIGN_ANTI_MINER),
+    ("analytics.js", BENIGN_WRITTEN_SCRIPT),
 ])
 def test_benign_look_alikes_stay_clean(scanner, name, src):
     r = _scan(scanner, src, name)

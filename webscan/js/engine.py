@@ -32,6 +32,7 @@ from webscan.js import comments as js_comments
 from webscan.js import objects as js_objects
 from webscan.js import sandbox
 from webscan.js import salvage as js_salvage
+from webscan.js.inline_scripts import inline_scripts
 from webscan.js import strarray
 from webscan.js.embedded import find_embedded_wasm, small_int
 from webscan.js.helper_calls import HelperCalls
@@ -516,6 +517,9 @@ class JsEngine:
         self._scan_tokens(src, root, words, scan, loc)
         check_budget()
         self._deobfuscate(src, root, scan, out, loc)
+        # scripts written as markup inside this one; only those a structure rule could match
+        scan.packer_payloads += [d for d in inline_scripts(src) if self._any_trigger is not None
+                                 and self._any_trigger.search(d.text.encode("utf-8", "replace"))]
         if scan.sandbox_jobs and observe is None:
             self._sandbox(src, scan, out, loc, budget)
         if rewrite:
