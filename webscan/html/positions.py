@@ -17,9 +17,9 @@ MAX_START_TAG = 1 << 20
 """A start tag longer than this (a megabyte of attributes) is cut: bounded work on junk."""
 
 _TAG_NAME = re.compile(r"<([a-zA-Z][^\s/>]*)")
-_ATTR = re.compile(
-    r"""(?P<name>[^\s/>"'=][^\s/>"'=]*)(?:\s*=\s*(?:"(?P<dq>[^"]*)"|'(?P<sq>[^']*)'|(?P<uq>[^\s>]*)))?"""
-)
+_ATTR_NAME = re.compile(r"""[^\s/>"'=]+""")
+_EQUALS = re.compile(r"\s*=\s*")
+_UNQUOTED = re.compile(r"[^\s>]*")
 _SPACE = re.compile(r"[\s/]*")
 _SCRIPT_END = re.compile(r"</script[\s/>]", re.IGNORECASE)
 
@@ -69,18 +69,36 @@ def read_start_tag(text: str, start: int) -> StartTag | None:
         if text[pos] == ">":
             tag.end = pos + 1
             return tag
-        a = _ATTR.match(text, pos, limit)  # an unclosed quote must not scan the rest of the page
-        if not a or a.end() == pos:
-            pos += 1
-            continue
-        name = a.group("name").lower()
-        for g in ("dq", "sq", "uq"):
-            if a.group(g) is not None:
-                tag.values.setdefault(name, a.span(g))
-                break
-        pos = a.end()
+        pos = _attribute(text, pos, limit, tag.values)
     tag.end = limit
     return tag
+
+
+def _attribute(text: str, pos: int, limit: int, values: dict[str, tuple[int, int]]) -> int:
+    """Read one attribute at `pos` (not a space, `/` or `>`) into `values`; where the next one may start.
+
+    Nothing is read at or past `limit`, and each byte is looked at a bounded number of times: a
+    quoted value's end is found with str.find, not a regex that, when the quote is still open at
+    the limit (a cut tag), backtracks over the whole megabyte before trying the next reading.
+    That reading, kept from before, takes an unclosed quote as the start of an unquoted value;
+    once a quote has been seen unclosed there is no such quote left before the limit, so the
+    search for a closing quote can miss at most once per kind of quote and tag."""
+    m = _ATTR_NAME.match(text, pos, limit)
+    if not m:
+        return pos + 1  # a stray quote or `=`: skipped, as html.parser does
+    name, pos = m.group().lower(), m.end()
+    eq = _EQUALS.match(text, pos, limit)
+    if not eq:
+        return pos  # an attribute without a value has no span
+    pos = eq.end()
+    if pos < limit and text[pos] in "\"'":
+        close = text.find(text[pos], pos + 1, limit)
+        if close >= 0:
+            values.setdefault(name, (pos + 1, close))
+            return close + 1
+    value = _UNQUOTED.match(text, pos, limit)
+    values.setdefault(name, value.span())
+    return value.end()
 
 
 def script_body_span(text: str, body_start: int) -> tuple[int, int]:
