@@ -351,3 +351,19 @@ def test_error_fragments_are_bounded():
     for at, text in parts:  # the source's own bytes at their own offset, then the closers
         body = next(text[:k] for k in range(len(text), 0, -1) if src[at:at + k] == text[:k])
         assert text[len(body):] == salvage.closers(body) != b""
+
+
+def test_hash_statistics_reported_for_a_wallet_are_flagged(scanner):
+    src = """
+    function report(ws, miner, wallet) {
+      var last = 0;
+      setInterval(function () {
+        var total = miner.getTotalHashes();
+        ws.send(JSON.stringify({ wallet: wallet, newHashes: total - last, rate: miner.getHashesPerSecond() }));
+        last = total;
+      }, 5000);
+    }
+    """
+    r = _scan(scanner, src, "stats.js")
+    assert "js.kit.hash-stats-report" in _rules(r)
+    assert r.verdict is not VerdictLabel.clean
