@@ -199,6 +199,7 @@ def _slice_of(src: str) -> deob.PackerSlice | None:
     "setTimeout(wrap(function(){ alert('" + "a long message that is only a message, " * 3 + "'); }), 10);",
     "eval(localStorage.getItem('" + "k" * 60 + "'));",  # a host object
     "var x = '" + "y" * 80 + "'; eval(x);",  # a literal: folded statically, no engine needed
+    "var T = ['" + "z" * 60 + "']; setInterval(this[T[0]].bind(this), 50);",  # a bound callback
 ])
 def test_not_packer_shapes(src):
     assert _slice_of(src) is None

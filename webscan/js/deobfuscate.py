@@ -595,6 +595,18 @@ def packer_slice(call: Node, arg: Node) -> PackerSlice | None:
     if fn is None:
         return None
     fn = unparen(fn)
+    if fn.type == "member_expression":
+        # a method chain on data ("...".split('').reverse().join('')) for eval/Function only:
+        # a timer fed `this.tick.bind(this)` is a callback, not a payload
+        outer = call.child_by_field_name("function") or call.child_by_field_name("constructor")
+        root_obj = fn
+        while root_obj.type in ("member_expression", "call_expression", "subscript_expression"):
+            nxt = root_obj.child_by_field_name("object") or root_obj.child_by_field_name("function")
+            if nxt is None:
+                break
+            root_obj = unparen(nxt)
+        if root_obj.type == "this" or (outer is not None and outer.text in (b"setTimeout", b"setInterval")):
+            return None
     args = expr.child_by_field_name("arguments")
     iife = fn.type in ("function_expression", "arrow_function")
     walker = _SliceWalk()
