@@ -146,7 +146,8 @@ def test_each_page_states_the_verdict_it_must_get(entry):
         assert any(entry["login"] in p.read_text() for p in PAGES.rglob("*.*"))
 
 
-LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "", "{{ORIGIN_A}}", "{{ORIGIN_B}}", "{{POOL}}"}
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "", "{{ORIGIN_A}}", "{{ORIGIN_B}}", "{{POOL}}",
+               "127.0.0.2", "{{ORIGIN_P}}"}  # origin P: the egress pages' "private" loopback
 
 
 def test_no_external_urls_anywhere():
@@ -391,7 +392,7 @@ def test_socket_limit_refuses_politely():
 
 
 def test_listens_on_loopback_only(srv):
-    assert [host for host, _ in srv.addresses()] == ["127.0.0.1"] * 3
+    assert [host for host, _ in srv.addresses()] == ["127.0.0.1"] * 3 + ["127.0.0.2"]  # + origin P
     others = {info[4][0] for info in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET)}
     for address in others - {"127.0.0.1"}:
         if address.startswith("127."):

@@ -37,13 +37,14 @@ def main(argv: list[str] | None = None) -> int:
     o = srv.origins
     assert o is not None
     if args.json:
-        print(json.dumps({"origin_a": o.a, "origin_b": o.b, "pool": o.pool,
+        print(json.dumps({"origin_a": o.a, "origin_b": o.b, "pool": o.pool, "origin_p": o.p,
                           "pages": srv.pages()}), flush=True)
     else:
         print(f"origin A (first party): {o.a}/")
         print(f"origin B (third party): {o.b}/")
         print(f"stub pool:              {o.pool}/pool/{{coinhive,stratum,wmp,btc}}")
         print(f"chat:                   {srv.chat_url()}")
+        print(f"origin P (\"private\"):  {o.p}/  (the egress pages' target; see pages/README.md)")
         print("pages:")
         for page in srv.pages():
             print(f"  {page['expect']:<7} {page['url']}  {page.get('needs') or ''}")

@@ -5,6 +5,9 @@ HTTP pages through its `process_request` hook and the WebSocket endpoints throug
   origin A  http://127.0.0.1:<port>       first-party pages
   origin B  http://<other_host>:<port_b>  the same files, used as a third-party/cross-origin host
   pool      ws://127.0.0.1:<pool_port>/pool/<coinhive|stratum|wmp|btc|bin|sio>
+  origin P  http://127.0.0.2:<port_p>     a "private" address the egress pages try to reach; it
+            records every request and every UDP datagram (same port) it receives, so a test of
+            the egress policy can show that nothing got there
 Every listener answers every route, so a page may also open a same-origin "first-party pool
 proxy" (ws://<its origin>/pool/...), a chat (ws://<its origin>/chat) and a chat with hex
 message ids (ws://<its origin>/rooms).
@@ -73,12 +76,17 @@ class FixtureServer:
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, port_b: int = 0,
                  pool_port: int = 0, *, other_host: str | None = None,
-                 verify_shares: bool = False, max_sockets: int = MAX_WEBSOCKETS) -> None:
+                 verify_shares: bool = False, max_sockets: int = MAX_WEBSOCKETS,
+                 private_host: str = "127.0.0.2", port_p: int = 0) -> None:
         self.host = check_loopback(host)
         self._want = (port, port_b, pool_port)
+        self.private_host = check_loopback(private_host)
+        self._want_p = port_p
+        self._udp: Any = None
         self.other_host = other_host or self.host
         self.stats = PoolStats()
         self.ports: tuple[int, int, int] | None = None
+        self.port_p: int | None = None
         self._verifier = ShareVerifier([str(pages.WASM / "worker.wasm"),
                                         str(pages.WASM / "worker-lite.wasm")]) if verify_shares else None
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
@@ -92,12 +100,14 @@ class FixtureServer:
         self.max_sockets = max_sockets
         self.origins: pages.Origins | None = None
         self._requests: deque[tuple[str, str]] = deque(maxlen=5000)
+        self._private: list[tuple[str, str]] = []
 
     # --- public API -------------------------------------------------------------------------
     def url(self, path: str = "/", origin: str = "a") -> str:
-        """Absolute URL of a page on origin "a" (first party) or "b" (the other origin)."""
+        """Absolute URL of a page on origin "a" (first party), "b" (the other origin) or "p"
+        (the "private" address of the egress pages)."""
         o = self._origins()
-        return (o.a if origin == "a" else o.b) + "/" + path.lstrip("/")
+        return {"a": o.a, "b": o.b, "p": o.p}[origin] + "/" + path.lstrip("/")
 
     def pool_url(self, protocol: str = "coinhive") -> str:
         return f"{self._origins().pool}/pool/{protocol}"
@@ -119,9 +129,16 @@ class FixtureServer:
         return [s.getsockname()[:2] for server in self._servers for s in server.sockets]
 
     def requests(self) -> list[tuple[str, str]]:
-        """(listener, path) of recent HTTP requests and socket upgrades; listener is "a", "b"
-        or "pool". Shows, e.g., that a third-party kit really came from origin B."""
+        """(listener, path) of recent HTTP requests and socket upgrades; listener is "a", "b",
+        "pool" or "p" (origin P). Shows, e.g., that a
+        third-party kit really came from origin B, or that nothing reached origin P."""
         return list(self._requests)
+
+    def private_requests(self) -> list[tuple[str, str]]:
+        """Everything origin P received, never cleared by reset_stats: ("p-tcp", "connection")
+        per TCP connection (HTTP or not), ("p", path) per HTTP request or socket upgrade,
+        ("p-udp", first bytes in hex) per datagram."""
+        return list(self._private)
 
     def reset_stats(self) -> None:
         """Zero the pool counters and forget sessions and the request log (between pages)."""
@@ -191,15 +208,57 @@ class FixtureServer:
             self._servers.append(server)
         a, b, p = (s.sockets[0].getsockname()[1] for s in self._servers)
         self.ports = (a, b, p)
+        origin_p = await self._start_private()
         self.origins = pages.Origins(a=f"http://{_hostport(self.host, a)}",
                                      b=f"http://{_hostport(self.other_host, b)}",
-                                     pool=f"ws://{_hostport(self.host, p)}")
+                                     pool=f"ws://{_hostport(self.host, p)}", p=origin_p)
         ready.set()
         await self._stop.wait()
+        if self._udp is not None:
+            self._udp.close()
         for server in self._servers:
             server.close()
         for server in self._servers:
             await server.wait_closed()
+
+    async def _start_private(self) -> str:
+        """Origin P: the same app on another loopback address (every request recorded), plus a
+        UDP socket on the same port (WebRTC/STUN and QUIC would arrive there). Where that
+        address is not configured (127.0.0.2 is not up by default on macOS), the pages point at
+        a port nothing listens on."""
+        loop = asyncio.get_running_loop()
+        sink = self._private
+
+        class Counted(ServerConnection):
+            """Records every TCP connection, HTTP or not (a TLS hello is no request)."""
+
+            def connection_made(self, transport: Any) -> None:
+                sink.append(("p-tcp", "connection"))
+                super().connection_made(transport)
+
+        try:
+            server = await serve(self._ws_handler, self.private_host, self._want_p,
+                                 create_connection=Counted,
+                                 process_request=self._process_request, max_size=MAX_FRAME,
+                                 max_queue=16, ping_interval=None, close_timeout=2,
+                                 server_header="webscan-fixtures",
+                                 logger=logging.getLogger("site_fixtures.server.ws"))
+        except OSError as e:
+            log.warning("origin P not started on %s: %s", self.private_host, e)
+            return f"http://{_hostport(self.private_host, 9)}"
+        self._servers.append(server)
+        self.port_p = server.sockets[0].getsockname()[1]
+
+        class Udp(asyncio.DatagramProtocol):
+            def datagram_received(self, data: bytes, addr: Any) -> None:
+                sink.append(("p-udp", data[:16].hex()))
+
+        try:
+            self._udp, _ = await loop.create_datagram_endpoint(
+                Udp, local_addr=(self.private_host, self.port_p))
+        except OSError as e:
+            log.warning("origin P has no UDP socket: %s", e)
+        return f"http://{_hostport(self.private_host, self.port_p)}"
 
     # --- HTTP -------------------------------------------------------------------------------
     @staticmethod
@@ -213,8 +272,11 @@ class FixtureServer:
 
     async def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         if self.ports:
-            port = connection.local_address[1]
+            host, port = connection.local_address[:2]
             listener = {self.ports[0]: "a", self.ports[1]: "b"}.get(port, "pool")
+            if host == self.private_host and port == self.port_p:
+                listener = "p"
+                self._private.append((listener, request.path))
             self._requests.append((listener, request.path))
         if "websocket" in request.headers.get("Upgrade", "").lower():
             if self._active >= self.max_sockets:
@@ -236,6 +298,9 @@ class FixtureServer:
         parts = urlsplit(path)
         if parts.path == "/favicon.ico":  # browsers ask on every visit; keep logs quiet
             return self._response(204, b"", "image/x-icon")
+        if parts.path == "/egress/302":  # the egress pages' redirects: 302 to ?to=
+            to = parse_qs(parts.query).get("to", ["/"])[0]
+            return self._response(302, b"", "text/plain", {"Location": to})
         if not parts.path.startswith("/trap/"):
             return None
         name = parts.path[len("/trap/"):]

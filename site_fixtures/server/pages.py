@@ -5,6 +5,7 @@ because the ports are only known once the server is bound:
   {{ORIGIN_A}}  http://127.0.0.1:<port A>   the first origin (first-party pages)
   {{ORIGIN_B}}  http://<other host>:<port B> the second origin (third-party scripts, iframes)
   {{POOL}}      ws://127.0.0.1:<pool port>  the stub pool (append /pool/<protocol>)
+  {{ORIGIN_P}}  http://127.0.0.2:<port P>   the "private" origin the egress pages try to reach
 """
 
 from __future__ import annotations
@@ -36,10 +37,11 @@ class Origins:
     a: str
     b: str
     pool: str
+    p: str = "http://127.0.0.2:9"
 
     def fill(self, text: str) -> str:
         return (text.replace("{{ORIGIN_A}}", self.a).replace("{{ORIGIN_B}}", self.b)
-                .replace("{{POOL}}", self.pool))
+                .replace("{{POOL}}", self.pool).replace("{{ORIGIN_P}}", self.p))
 
 
 def resolve(url_path: str) -> Path | None:
