@@ -200,6 +200,7 @@ def _slice_of(src: str) -> deob.PackerSlice | None:
     "eval(localStorage.getItem('" + "k" * 60 + "'));",  # a host object
     "var x = '" + "y" * 80 + "'; eval(x);",  # a literal: folded statically, no engine needed
     "var T = ['" + "z" * 60 + "']; setInterval(this[T[0]].bind(this), 50);",  # a bound callback
+    "var T = ['" + "z" * 60 + "']; setInterval(this[T[0]][T[1]](this), 50);",
 ])
 def test_not_packer_shapes(src):
     assert _slice_of(src) is None

@@ -595,7 +595,7 @@ def packer_slice(call: Node, arg: Node) -> PackerSlice | None:
     if fn is None:
         return None
     fn = unparen(fn)
-    if fn.type == "member_expression":
+    if fn.type in ("member_expression", "subscript_expression"):
         # a method chain on data ("...".split('').reverse().join('')) for eval/Function only:
         # a timer fed `this.tick.bind(this)` is a callback, not a payload
         outer = call.child_by_field_name("function") or call.child_by_field_name("constructor")
@@ -638,7 +638,7 @@ def packer_slice(call: Node, arg: Node) -> PackerSlice | None:
         if not walker.walk(node):
             return None
         pending += walker.strict[ns:] + walker.soft[nf:]
-    local_decoder = iife or fn.type == "member_expression" or any(
+    local_decoder = iife or fn.type in ("member_expression", "subscript_expression") or any(
         n.type in _DEF_TYPES or _is_function_value(n) for n in defs.values())
     if not local_decoder or walker.longest < MIN_PACKED_LITERAL:
         return None
