@@ -147,6 +147,24 @@ def test_proxy_forwards_allowed_requests_to_the_checked_address_and_refuses_the_
     assert by_url[f"127.0.0.2:{srv.port_p}"].method == "CONNECT"
 
 
+def test_forbidden_endpoints_are_refused_even_when_the_policy_allows_them(srv):
+    """The browser's DevTools port is forbidden this way: with private addresses allowed, a
+    page must still not reach the browser's own controls."""
+    a_port = int(srv.url("/").split(":")[2].rstrip("/"))
+
+    async def go() -> tuple[bytes, list]:
+        async with EgressProxy(LOOPBACK_AS_PUBLIC) as proxy:
+            proxy.forbid("127.0.0.1", a_port)
+            ch = await proxy.channel()
+            answer = await exchange(ch.url, f"GET http://127.0.0.1:{a_port}/?forbidden "
+                                            f"HTTP/1.1\r\n\r\n".encode())
+            return answer, list(ch.refused)
+
+    answer, refused = asyncio.run(go())
+    assert answer.startswith(b"HTTP/1.1 403") and "DevTools" in refused[0].reason
+    assert ("a", "/?forbidden") not in srv.requests()
+
+
 # --- through a real browser ------------------------------------------------------------------
 
 def test_without_the_policy_the_page_reaches_p_by_every_route(srv):

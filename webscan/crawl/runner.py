@@ -180,6 +180,8 @@ async def crawl(sites: list[Site], options: CrawlOptions,
         async with gate:
             if on_start:
                 on_start(site)
+            if proxy is not None and browser.process is not None:
+                proxy.forbid("127.0.0.1", browser.process.port)  # its DevTools port
             async with egress_channel(proxy) as refused:
                 seen = await observe_site(site, browser, options)
         report = seen if isinstance(seen, Report) else \

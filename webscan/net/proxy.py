@@ -42,7 +42,8 @@ from webscan.net.egress import EgressPolicy, EgressRefused
 log = logging.getLogger("webscan.net.proxy")
 
 MAX_HEAD = 64 * 1024  # request or response line plus headers
-HEAD_TIMEOUT_S = 30.0
+HEAD_TIMEOUT_S = 30.0  # for the browser's request head
+RESPONSE_TIMEOUT_S = 120.0  # for the server's response head (slow pages, long polls)
 CONNECT_TIMEOUT_S = 10.0
 RESOLVE_CACHE_S = 60.0
 MAX_REFUSALS = 200  # kept per channel; more are counted, not kept
@@ -96,6 +97,7 @@ class EgressProxy:
         self.host = host
         self.channels: list[Channel] = []
         self._cache: dict[str, tuple[float, tuple[str, ...] | EgressRefused]] = {}
+        self._forbidden: set[tuple[str, int]] = set()
         self._tasks: set[asyncio.Task] = set()
 
     async def __aenter__(self) -> EgressProxy:
@@ -145,8 +147,13 @@ class EgressProxy:
         for ch in list(self.channels):
             await self.close_channel(ch)
 
+    def forbid(self, address: str, port: int) -> None:
+        """Never connect to address:port, whatever the policy says (the browser's own DevTools
+        port: with private addresses allowed, a page must still not reach it)."""
+        self._forbidden.add((address, port))
+
     def own_endpoints(self) -> set[tuple[str, int]]:
-        return {ch.address for ch in self.channels}
+        return {ch.address for ch in self.channels} | self._forbidden
 
     # --- checking ---------------------------------------------------------------------------
 
@@ -166,7 +173,8 @@ class EgressProxy:
             raise hit[1]
         for a in hit[1]:
             if (a, port) in self.own_endpoints():
-                raise EgressRefused(f"{host}:{port} is this audit's own egress proxy")
+                raise EgressRefused(f"{host}:{port} is this browser's own egress proxy or "
+                                    f"DevTools port")
         return hit[1]
 
     # --- serving ----------------------------------------------------------------------------
@@ -243,7 +251,8 @@ class EgressProxy:
         body = asyncio.ensure_future(_copy(reader, up_writer))  # a request body, if any
         try:
             try:
-                head = await asyncio.wait_for(up_reader.readuntil(b"\r\n\r\n"), HEAD_TIMEOUT_S)
+                head = await asyncio.wait_for(up_reader.readuntil(b"\r\n\r\n"),
+                                              RESPONSE_TIMEOUT_S)
             except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError):
                 await _answer(writer, 502, "the server sent no readable response")
                 return
