@@ -162,6 +162,28 @@ def test_packed_benign_script_stays_clean(scanner, packer):
     assert report.verdict == VerdictLabel.clean, report.explanation
 
 
+def test_packed_inline_script_in_a_page(scanner):
+    """Small inline scripts are cleared in batches (html engine + JsEngine.quiet); a packed one
+    is not quiet (its eval call is a match) and gets its own analysis, sandbox included."""
+    page = ("<!doctype html><html><head><script>var a = 1;</script></head><body><p>hello</p>\n"
+            f"<script>{PACKERS['xor-base64'](MINER)}</script><script>var b = 2;</script></body></html>")
+    report = scanner.scan_bytes(page.encode(), "page.html")
+    assert report.verdict == VerdictLabel.miner, report.explanation
+    kit = [f for f in report.findings if f.category == "kit-api"]
+    assert kit and all("decoded from sandbox:" in (f.location.context or "") for f in kit)
+
+
+def test_packer_shape_finding_without_the_sandbox(scanner, monkeypatch):
+    """When the sandbox cannot help (here: unavailable), the packing itself is still reported
+    by its rule, and a note says why the payload was not reached."""
+    monkeypatch.setattr(sandbox, "evaluate_decoder",
+                        lambda *a, **k: sandbox.SandboxResult(status="unavailable", detail="test"))
+    a = scanner.analyse_bytes(PACKERS["lzw"](MINER).encode(), "lzw.js")
+    rules = {f.rule for f in a.findings}
+    assert "js.obfuscation.local-decoder-eval" in rules and "js.deobfuscate.sandbox-unpacked" not in rules
+    assert any("sandbox is unavailable" in n for n in a.notes), a.notes
+
+
 def test_packed_payload_that_loops_is_noted_not_fatal(scanner):
     """A decoder that never returns costs one slice and leaves a note."""
     src = ("function dec(s) { while (true) {} return s; }\n"

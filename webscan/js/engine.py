@@ -50,9 +50,11 @@ MAX_PAYLOAD_DEPTH = 3
 MAX_PAYLOAD_TOTAL = 16 * 1024 * 1024
 MAX_SANDBOX_RUNS = 4
 """Packer shapes evaluated per script (each in a fresh sandbox context)."""
-SANDBOX_FILE_MS = 1000
-"""Sandbox time one file may spend, all its packers and nesting levels together: four slices of
-sandbox.SLICE_MS. Real decoders take milliseconds; a hostile file gets this, then a note."""
+SANDBOX_FILE_MS = 1500
+"""Sandbox time one file may spend, all its packers and nesting levels together: three full
+slices of sandbox.SLICE_MS (a packer in a packer in a packer). Real decoders take milliseconds
+to a few hundred; a hostile file gets this (plus one kill and restart), then a note: well
+inside webscan.budget's 10 s floor."""
 SANDBOX_MIN_MS = 50
 EXCERPT_BYTES = 240
 MAX_TRIGGER_RANGES = 50_000

@@ -50,10 +50,12 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-SLICE_MS = 250
-"""Time one evaluation may take in V8. Decoders of real packed libraries finish in a few ms (an
-LZW or p.a.c.k.e.r decoder over a 150 KB library: under 20 ms, see bench/bench_sandbox.py); 250
-leaves room on a loaded machine while a hostile slice still costs a quarter second."""
+SLICE_MS = 500
+"""Time one evaluation may take in V8. Decoders of packed libraries take milliseconds to a few
+hundred (bench/bench_sandbox.py, quiet machine: LZW over 64 KB 21 ms, p,a,c,k,e,d over 91 KB
+40 ms, XOR over a 200 KB library 142 ms; the XOR decoder of an 80 KB file took 356 ms on this
+2-core machine at a load average near 9), so 500 keeps real libraries in reach on a loaded
+machine while a hostile slice still costs half a second."""
 SLICE_MEMORY = 64 * 1024 * 1024
 """V8 heap for one evaluation: a decoder holds its input, a dictionary and its output (a few
 times the library's size, a few MB); 64 MB is an order of magnitude more."""
