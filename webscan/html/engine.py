@@ -6,8 +6,9 @@ scripts, frames, objects, preloads, refresh redirects, event-handler attributes 
 and markup the browser never runs (HTML comments, `<noscript>`, JSON data blocks) is not.
 
 Parsing uses beautifulsoup4 with html.parser and a strainer that builds only the elements that
-matter, because a full tree costs several times more on markup-heavy pages. Positions come from
-the raw text (see positions.py) so a finding inside an inline script points at the page's line.
+matter, because a full tree costs several times more on markup-heavy pages; a plain document
+(text and scripts, see plain.py) is read without the parser at all. Positions come from the raw
+text (see positions.py) so a finding inside an inline script points at the page's line.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from webscan.budget import BudgetExceeded
 from webscan.budget import check as check_budget
 from webscan.evidence import finding
 from webscan.html.decode import binary_reason, decode_html
+from webscan.html.plain import plain_scripts
 from webscan.html.positions import LineIndex, StartTag, read_start_tag, script_body_span
 from webscan.html.widgets import ElementRules, element_rules
 from webscan.model import EvidenceKind, Location
@@ -177,11 +179,14 @@ def _decode_data_url(url: str) -> tuple[str, bytes] | None:
 class HtmlEngine:
     """Analyses one HTML document; built once per process, reused for every page."""
 
-    def __init__(self, sigs: Any, *, js: JsAnalyser, domains: DomainMatcher):
+    def __init__(self, sigs: Any, *, js: JsAnalyser, domains: DomainMatcher, plain_reader: bool = True):
+        """`plain_reader`: read plain documents (see plain.py) without the parser; off, every
+        document is parsed, which gives the same results more slowly (tests compare the two)."""
         self.sigs = sigs
         self.js = js
         self.domains = domains
         self.widgets = element_rules(getattr(sigs, "js", None) or [])
+        self.plain_reader = plain_reader
 
     # --- entry point -----------------------------------------------------------------------
 
@@ -195,7 +200,10 @@ class HtmlEngine:
             return Analysis(fatal=f"HTML analysis failed ({type(e).__name__}: {e}); "
                                   "please report this file to the webscan developers")
 
-    def _analyse(self, source: bytes, target: str, page_url: str | None, depth: int) -> Analysis:
+    def _analyse(self, source: bytes, target: str, page_url: str | None, depth: int,
+                 leftovers: list[_Part] | None = None) -> Analysis:
+        """`leftovers`, for a nested document: where its small scripts still waiting in a batch
+        at its end are handed to the enclosing page (see _Page._nested_html), not analysed."""
         if not isinstance(source, (bytes, bytearray)):
             source = str(source).encode("utf-8", "replace")
         if not source.strip():
@@ -204,13 +212,29 @@ class HtmlEngine:
         if reason:
             return Analysis(fatal=f"not an HTML document: {reason}")
         text, _encoding = decode_html(bytes(source))
-        return _Page(self, text, target, page_url, depth).run()
+        return _Page(self, text, target, page_url, depth, leftovers).run()
+
+
+Route = tuple[tuple[str, int, int], ...]
+"""How a nested document's finding is relocated into each enclosing page, innermost first:
+(what holds the document, line, column of its element in the enclosing page)."""
+_Part = tuple[bytes, tuple[int, int], str, Route]
+"""A small script waiting for a batch: code, line and column, label, route (see Route)."""
+
+
+def _relocate(findings: list[Any], how: str, where: tuple[int, int]) -> None:
+    """Point a nested document's findings at its element in the enclosing page."""
+    line, col = where
+    for f in findings:
+        ctx = f"{how} at line {line}" + (f": {f.location.context}" if f.location.context else "")
+        f.location = f.location.model_copy(update={"line": line, "column": col, "context": ctx})
 
 
 class _Page:
     """The state of one page analysis (script counter, base URL, line index)."""
 
-    def __init__(self, engine: HtmlEngine, text: str, target: str, page_url: str | None, depth: int):
+    def __init__(self, engine: HtmlEngine, text: str, target: str, page_url: str | None, depth: int,
+                 leftovers: list[_Part] | None = None):
         self.e = engine
         self.text = text
         self.target = target
@@ -220,8 +244,9 @@ class _Page:
         self.lines = LineIndex(text)
         self.out = Analysis()
         self.scripts = 0
-        self.pending: list[tuple[bytes, tuple[int, int], str]] = []  # small scripts, see _flush
+        self.pending: list[_Part] = []  # small scripts, see _flush
         self.pending_bytes = 0
+        self.leftovers = leftovers
         js = engine.js
         # an analyser that can clear many small scripts at once (JsEngine.quiet); others get
         # every script on its own
@@ -232,6 +257,15 @@ class _Page:
     # --- walking ---------------------------------------------------------------------------
 
     def run(self) -> Analysis:
+        plain = plain_scripts(self.text) if self.e.plain_reader and len(self.text) <= MAX_PARSE_CHARS else None
+        if plain is not None:
+            for st, attrs in plain:  # what the parser would give, without its cost (see plain.py)
+                self._visit(_RawTag("script", attrs), st)
+        else:
+            self._parse_and_walk()
+        return self._finish()
+
+    def _parse_and_walk(self) -> None:
         text = self.text
         parsed = text
         if len(text) > MAX_PARSE_CHARS:
@@ -260,15 +294,24 @@ class _Page:
             inert[id(tag)] = inside
             if inside:
                 continue
-            self._element(tag)
-            try:
-                check_budget()  # after: what the first element shows is kept whatever the budget
-            except BudgetExceeded:
-                self._flush()  # scripts waiting in a batch are analysed as if on their own
-                raise
+            self._visit(tag, self._start_tag(tag))
         if parsed is not text:
             self._scan_tail(len(parsed))
-        self._flush()
+
+    def _visit(self, tag: Any, st: StartTag | None) -> None:
+        try:
+            self._element(tag, st)  # a nested document in it may run out of budget
+            check_budget()  # after: what the first element shows is kept whatever the budget
+        except BudgetExceeded:
+            self._flush()  # scripts waiting in a batch are analysed as if on their own
+            raise
+
+    def _finish(self) -> Analysis:
+        if self.leftovers is None or self.skipped_snippets:
+            self._flush()
+        else:  # a nested document: its last small scripts may join the enclosing page's batch
+            self.leftovers.extend(self.pending)
+            self.pending, self.pending_bytes = [], 0
         if self.skipped_snippets:
             self.out.notes.append(f"{self.skipped_snippets} event handlers / javascript: URLs beyond "
                                   f"the first {MAX_SNIPPETS} were not analysed")
@@ -282,11 +325,10 @@ class _Page:
         st = read_start_tag(self.text, off)
         return st if st is not None and st.name == tag.name.lower() else None
 
-    def _element(self, tag: Any) -> None:
+    def _element(self, tag: Any, st: StartTag | None) -> None:
         name = tag.name.lower()
         if name in _INERT_PARENTS:
             return
-        st = self._start_tag(tag)
         where = self.lines.line_col(st.start) if st else (tag.sourceline or 1, (tag.sourcepos or 0) + 1)
         if name == "base":
             href = _attr(tag, "href")
@@ -366,11 +408,14 @@ class _Page:
         if (not self.batching or len(code) > BATCH_PART_BYTES or not _classic(attrs)
                 or not self.e.js.parses_cleanly(code)):  # type: ignore[attr-defined]
             return False
-        self.pending.append((code, where, context))
+        self._queue(code, where, context, ())
+        return True
+
+    def _queue(self, code: bytes, where: tuple[int, int], context: str, route: Route) -> None:
+        self.pending.append((code, where, context, route))
         self.pending_bytes += len(code) + len(BATCH_SEPARATOR)
         if self.pending_bytes >= BATCH_BYTES:
             self._flush()
-        return True
 
     def _flush(self) -> None:
         """Analyse the queued small scripts: joined into one program, cleared at once when the
@@ -384,26 +429,30 @@ class _Page:
         parts, self.pending, self.pending_bytes = self.pending, [], 0
         self._clear(parts)
 
-    def _clear(self, parts: list[tuple[bytes, tuple[int, int], str]]) -> None:
+    def _clear(self, parts: list[_Part]) -> None:
         if not parts:
             return
         if len(parts) == 1:
             self._run_js(*parts[0])
             return
-        program = BATCH_SEPARATOR.join(code for code, _, _ in parts)
+        program = BATCH_SEPARATOR.join(code for code, _, _, _ in parts)
         if self.e.js.quiet(program, self.target):  # type: ignore[attr-defined]
             return
         half = len(parts) // 2
         self._clear(parts[:half])
         self._clear(parts[half:])
 
-    def _run_js(self, code: bytes, where: tuple[int, int], context: str) -> None:
+    def _run_js(self, code: bytes, where: tuple[int, int], context: str, route: Route = ()) -> None:
+        """Analyse one script now; `route` relocates the findings of a nested document's script
+        that waited in this page's batch, as they would have been had it been analysed there."""
         self._flush()
         line, col = where
         res = self.e.js.analyse(code, self.target, line_offset=line - 1, column_offset=col - 1,
                                 context=context)
         if res is None:
             return
+        for how, at_line, at_col in route:
+            _relocate(res.findings, how, (at_line, at_col))
         self.out.extend(res)
         if res.fatal:
             self.out.notes.append(f"{context} at line {line}: {res.fatal}")
@@ -502,13 +551,17 @@ class _Page:
                 doc, how = data[1], "data: URL in <iframe src> (decoded)"
         if not doc:
             return
-        self._flush()
-        inner = self.e._analyse(doc, self.target, None, self.depth + 1)
-        line, col = where
-        for f in inner.findings:
-            ctx = f"{how} at line {line}" + (f": {f.location.context}" if f.location.context else "")
-            f.location = f.location.model_copy(update={"line": line, "column": col, "context": ctx})
-        self.out.extend(inner)
+        # The small scripts it leaves waiting join this page's batch, so that a page of many
+        # tiny srcdoc documents costs a JS analysis per batch, not per document; what it shows
+        # by itself comes after this page's waiting scripts, and before its own leftovers.
+        left: list[_Part] = []
+        inner = self.e._analyse(doc, self.target, None, self.depth + 1, left)
+        _relocate(inner.findings, how, where)
+        if inner.findings or inner.notes or inner.wasm_modules or inner.cut_short:
+            self._flush()
+            self.out.extend(inner)
+        for code, at, ctx, route in left:
+            self._queue(code, at, ctx, route + ((how, *where),))
 
     # --- beyond the parse limit ------------------------------------------------------------
 
@@ -533,17 +586,16 @@ class _Page:
                 continue
             pos = max(pos, st.end)  # a tag is read once, not again from each `<script` inside it
             attrs = {k: self.text[a:b] for k, (a, b) in st.values.items()}
-            fake = _TailTag(attrs, st)
+            fake = _RawTag("script", attrs)
             self.scripts += 1
             self._script(fake, st, self.lines.line_col(st.start))
 
 
-class _TailTag:
-    """Just enough of a bs4 Tag for _script, built from the raw start tag."""
+class _RawTag:
+    """Just enough of a bs4 Tag for _element and _script, built from the raw start tag."""
 
-    name = "script"
-
-    def __init__(self, attrs: dict[str, str], st: StartTag):
+    def __init__(self, name: str, attrs: dict[str, str]):
+        self.name = name
         self.attrs = attrs
         self.string = None
         self.sourceline = None
