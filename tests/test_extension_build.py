@@ -119,7 +119,9 @@ def test_rules_json_carries_the_signature_set(built, sigs):
     assert "0x800000000000808A" in keccak["values"]
     assert set(doc["runtime"]["rules"]) == {
         "runtime.cpu.sustained", "runtime.worker.blob", "runtime.worker.pool",
-        "runtime.wasm.compiled", "runtime.websocket.open"}
+        "runtime.wasm.compiled", "runtime.websocket.open", "runtime.wasm.hot-export",
+        "runtime.pow.hash-loop", "runtime.pow.hash-loop-multicore", "runtime.pool.job-share",
+        "runtime.pool.job-share-cpu", "runtime.pow.loop-and-cycle"}
 
 
 def test_rebuild_into_the_same_folder_and_refuse_a_foreign_one(built, tmp_path):

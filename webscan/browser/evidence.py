@@ -64,6 +64,10 @@ RUNTIME_RULES = {r.id: r for r in (
                 "A connection carried a pool's job/share cycle, recognised by shape (no protocol "
                 "name): work with a blob and a target came in, results with a nonce and a fresh "
                 "hash-sized value answering it went out, repeatedly."),
+    RuntimeRule("runtime.pow.loop-and-cycle", "pow-loop-and-cycle", Severity.high,
+                "One visit showed both halves of mining without any signature: a proof-of-work "
+                "search (one function called thousands of times a second on the same input, only "
+                "a nonce counting up) and a pool's job/share cycle on a connection."),
     RuntimeRule("runtime.pool.job-share-cpu", "pool-jobshare-cpu", Severity.high,
                 "A connection carried a pool's job/share cycle (by shape, no protocol name) while "
                 "the page kept more than one core busy between jobs and shares."),
@@ -115,6 +119,7 @@ def observation_to_analysis(obs: Observation, engines, *, cpu_threshold: float =
     _cpu(obs, page, out, cpu_threshold)
     _hash_loop(obs, page, out)
     _jobshare(obs, out)
+    _loop_and_cycle(page, out)
     if static:
         _static(obs, engines, out, file_timeout)
     fatal = obs.fatal
@@ -297,6 +302,19 @@ def _hash_loop(obs: Observation, page: str, out: Analysis) -> None:
             message=f"{RUNTIME_RULES['runtime.wasm.hot-export'].description} {export} of {what}: "
                     f"{rate:,.0f} calls/s in {len(realms)} thread(s); {sum(r.nonce for r in reports)} "
                     f"of {sum(r.pairs for r in reports)} sampled input pairs looked like a nonce."))
+
+
+def _loop_and_cycle(page: str, out: Analysis) -> None:
+    """Each half alone is suspicious; both in one visit are a miner (signatures/verdict.yaml)."""
+    loop = next((f for f in out.findings if f.rule.startswith("runtime.pow.hash-loop")), None)
+    cycle = next((f for f in out.findings if f.rule.startswith("runtime.pool.job-share")), None)
+    if loop is None or cycle is None:
+        return
+    out.findings.append(runtime_finding(
+        "runtime.pow.loop-and-cycle", Location(target=page, context=f"{loop.location.context}; "
+                                                                    f"{cycle.location.target}"),
+        message=f"{RUNTIME_RULES['runtime.pow.loop-and-cycle'].description} Loop: "
+                f"{loop.location.context}. Cycle on {cycle.location.target}."))
 
 
 def _frame_data(f: SocketFrame) -> str | bytes | None:

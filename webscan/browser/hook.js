@@ -221,23 +221,26 @@
 
   // --- The hashing loop, observed (options.calls) ------------------------------------------
   // Every instance's exports are wrapped on the first read of `instance.exports` (the one getter
-  // all instantiation paths share). A wrapper counts calls; every SAMPLE-th call it looks at the
+  // all instantiation paths share). A wrapper counts calls; every SAMPLE calls it looks at the
   // integer arguments and at the first SNAP bytes each points to in the instance's memory, and
-  // compares them with the previous sample: a proof-of-work search passes the same buffer with
-  // only a small field that counted up by SAMPLE (times a small stride) since (its nonce), or
-  // the nonce itself as an argument. A busy export reports {t:"calls"} about once a second,
+  // compares them with the sample before: a proof-of-work search passes the same buffer with
+  // only a small field that counted up since (its nonce), or the nonce itself as an argument. A busy export reports {t:"calls"} about once a second,
   // from inside the call (a worker in a tight loop never runs timers); Python judges.
-  var SAMPLE = 64, SNAP = 128, HOT = SAMPLE * 4, MAX_COUNTERS = 4096, MAX_CALL_RECORDS = 600;
+  var SAMPLE = 64, MAX_PERIOD = 4096, SNAP = 128, HOT = SAMPLE * 4, MAX_COUNTERS = 4096, MAX_CALL_RECORDS = 600;
   var perf0 = G.performance, perfNow = perf0 && perf0.now ? function () { return R.apply(perf0.now, perf0, []); } : Date.now;
   var counters = 0, callRecords = 0, wrappedEx = new WeakMap();
   var rid = Math.random().toString(36).slice(2, 10);  // this realm (workers may share a URL)
   function counter(name, inst, data) {
     counters++;
     return { name: name, inst: inst, data: data, mem: null, n: 0, next: SAMPLE, nr: 0, tr: perfNow(),
-             pairs: 0, nonce: 0, args: null, snaps: null };
+             pairs: 0, nonce: 0, ph: 0, prev: [null, null], cmp0: false, hit0: false, P: SAMPLE };
   }
-  function stepOk(d) { return d > 0 && d % SAMPLE === 0 && d <= SAMPLE * 64; }
-  function counted(a, b) {  // b is a with one field of <= 4 bytes counted up, in a varied buffer
+  // Between two samples of one phase P calls passed: a nonce advanced by P (one call per
+  // nonce), P/2 or P/4 (two or four calls per nonce: SHA-256d as two calls), or a multiple of P
+  // (nonces interleaved between threads). P starts at SAMPLE and grows to MAX_PERIOD while an
+  // export stays busy without a nonce (a game loop then pays for a sample every 4096 calls).
+  function stepOk(d, P) { return d > 0 && d <= P * 64 && (d % P === 0 || d === P / 2 || d === P / 4); }
+  function counted(a, b, P) {  // b is a with one field of <= 4 bytes counted up, in a varied buffer
     var n = Math.min(a.length, b.length), lo = -1, hi = -1, i;
     if (n < 32) return false;
     for (i = 0; i < n; i++) if (a[i] !== b[i]) { if (lo < 0) lo = i; hi = i; }
@@ -245,7 +248,7 @@
     for (var s = Math.max(0, hi - 3); s <= lo && s + 4 <= n; s++) {
       var le = ((b[s] | b[s + 1] << 8 | b[s + 2] << 16 | b[s + 3] << 24) - (a[s] | a[s + 1] << 8 | a[s + 2] << 16 | a[s + 3] << 24)) >>> 0;
       var be = ((b[s] << 24 | b[s + 1] << 16 | b[s + 2] << 8 | b[s + 3]) - (a[s] << 24 | a[s + 1] << 16 | a[s + 2] << 8 | a[s + 3])) >>> 0;
-      if (stepOk(le) || stepOk(be)) {
+      if (stepOk(le, P) || stepOk(be, P)) {
         var distinct = new Set();  // a header or blob, not a mostly-empty counter struct
         for (i = 0; i < n && distinct.size < 16; i++) distinct.add(b[i]);
         return distinct.size >= 16;
@@ -253,15 +256,20 @@
     }
     return false;
   }
+  // Two consecutive calls are sampled each time (phases 0 and 1), each compared with its own
+  // phase SAMPLE calls earlier: a loop alternating two calls per nonce (hash the header, hash
+  // the hash) shows its header in one of the phases.
   function sample(c, args) {
-    c.next += SAMPLE;
+    var ph = c.ph, last = c.prev[ph];
+    c.ph = 1 - ph;
+    c.next = ph ? c.n - 1 + c.P : c.n + 1;
     var k = Math.min(args.length, 4), vals = [], snaps = [], hit = false, compared = false, i, v;
     if (c.data) {  // crypto.subtle.digest(algorithm, data): the data is the buffer
       var d = bytesOf(args[1]);
       vals.push(0);
       snaps.push(d ? d.slice(0, SNAP) : null);
       k = 0;
-      if (c.snaps && c.snaps[0] && snaps[0]) { compared = true; hit = counted(c.snaps[0], snaps[0]); }
+      if (last && last.snaps[0] && snaps[0]) { compared = true; hit = counted(last.snaps[0], snaps[0], c.P); }
     }
     var mem = c.mem || (c.mem = instMem.get(c.inst) || null), u8 = null;
     if (k && mem) { try { u8 = new Uint8(mem.buffer); } catch (e) {} }
@@ -271,16 +279,16 @@
       vals.push(v);
       snaps.push(null);
       if (typeof v !== "number" || v % 1 !== 0) continue;
-      var p = c.args ? c.args[i] : undefined;
-      if (typeof p === "number") { compared = true; if (v - p === SAMPLE) hit = true; }
+      var p = last ? last.vals[i] : undefined;
+      if (typeof p === "number") { compared = true; if (v - p === c.P || v - p === c.P / 2) hit = true; }
       if (u8 && v >= 0 && v + 32 <= u8.length) {
         snaps[i] = u8.slice(v, Math.min(v + SNAP, u8.length));
-        if (p === v && c.snaps[i]) { compared = true; if (!hit && counted(c.snaps[i], snaps[i])) hit = true; }
+        if (p === v && last.snaps[i]) { compared = true; if (!hit && counted(last.snaps[i], snaps[i], c.P)) hit = true; }
       }
     }
-    c.args = vals;
-    c.snaps = snaps;
-    if (compared) { c.pairs++; if (hit) c.nonce++; }
+    c.prev[ph] = { vals: vals, snaps: snaps };
+    if (!ph) { c.cmp0 = compared; c.hit0 = hit; return; }
+    if (compared || c.cmp0) { c.pairs++; if (hit || c.hit0) c.nonce++; }  // one pair per sample point
     var t = perfNow();
     if (t - c.tr >= 1000) {
       if (c.n - c.nr >= HOT && callRecords < MAX_CALL_RECORDS) {
@@ -288,16 +296,26 @@
         emit({ t: "calls", k: (c.inst && instKey.get(c.inst)) || "", fn: c.name, rid: rid, calls: c.n - c.nr,
                span: Math.round(t - c.tr), pairs: c.pairs, nonce: c.nonce }, true);
       }
+      var P = c.nonce ? SAMPLE : (c.pairs >= 8 ? Math.min(c.P * 4, MAX_PERIOD) : c.P);
+      if (P !== c.P) { c.P = P; c.prev = [null, null]; c.next = c.n + P; }
       c.tr = t; c.nr = c.n; c.pairs = 0; c.nonce = 0;
     }
   }
+  function take(c, args) { try { sample(c, args); } catch (e) {} }
+  // One wrapper per arity: a fixed parameter list calls the export directly (no `arguments`,
+  // no Reflect.apply), which keeps the added cost per call to a counter and a compare.
   function wrapExport(f, c) {
-    var w = function () {
-      if (++c.n >= c.next) { try { sample(c, arguments); } catch (e) {} }
-      return R.apply(f, this, arguments);
-    };
+    var w;
+    switch (f.length) {
+      case 0: w = function () { if (++c.n >= c.next) take(c, []); return f(); }; break;
+      case 1: w = function (a) { if (++c.n >= c.next) take(c, [a]); return f(a); }; break;
+      case 2: w = function (a, b) { if (++c.n >= c.next) take(c, [a, b]); return f(a, b); }; break;
+      case 3: w = function (a, b, d) { if (++c.n >= c.next) take(c, [a, b, d]); return f(a, b, d); }; break;
+      case 4: w = function (a, b, d, e) { if (++c.n >= c.next) take(c, [a, b, d, e]); return f(a, b, d, e); }; break;
+      default: w = function () { if (++c.n >= c.next) take(c, arguments); return R.apply(f, this, arguments); };
+    }
     masks.set(w, f);
-    try { OD(w, "name", { value: f.name }); OD(w, "length", { value: f.length }); } catch (e) {}
+    try { OD(w, "name", { value: f.name }); } catch (e) {}
     return w;
   }
   function wrappedExports(inst, ex) {
@@ -340,7 +358,7 @@
         if (digests.size >= 8) return;
         digests.set(name, c = counter(name, null, true));
       }
-      if (++c.n >= c.next) sample(c, a);
+      if (++c.n >= c.next) take(c, a);
     });
   }
 
