@@ -2,8 +2,8 @@
 `webscan serve` process, real Chromium and the fixture server on 127.0.0.1.
 
 Names resolve from a table given to the service (`--resolve`), never from the system's DNS;
-the browser is pinned to the table's answer, so a page under a `.test` name loads only if the
-pin worked.
+the audit's egress proxy resolves with the same table and connects to its answer (the browser
+resolves nothing itself), so a page under a `.test` name loads only if that worked.
 """
 
 from __future__ import annotations
@@ -331,17 +331,43 @@ def test_audit_pins_the_browser_to_the_address_the_table_gave(srv, chromium, tmp
         assert con.execute("select count(*) from audits").fetchone()[0] == 1
 
 
-def chromium_with_pin(name: str) -> list[int]:
-    """Processes whose command line pins `name`: the browsers of an audit of that name."""
-    found = []
+def audit_browsers(name: str) -> list[int]:
+    """The browsers of audits of a URL under `name`: Chromium processes (with the audit's
+    egress proxy switch) whose parent is the audit job crawling that URL."""
+    def proc(pid: str) -> tuple[bytes, str]:
+        entry = Path("/proc", pid)
+        status = (entry / "status").read_text()
+        parent = next(ln.split()[1] for ln in status.splitlines() if ln.startswith("PPid:"))
+        return (entry / "cmdline").read_bytes(), parent
+
+    jobs, browsers = set(), []
+    table = {}
     for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                table[entry.name] = proc(entry.name)
+            except (OSError, StopIteration):
+                continue
+    for pid, (cmdline, _) in table.items():
+        if b"webscan.service.audit_job" in cmdline and f"//{name}".encode() in cmdline:
+            jobs.add(pid)
+    for pid, (cmdline, parent) in table.items():
+        if parent in jobs and b"--proxy-server=" in cmdline:
+            browsers.append(int(pid))
+    return browsers
+
+
+def alive(pids: list[int]) -> list[int]:
+    """Those of `pids` that still run (a zombie has finished)."""
+    out = []
+    for pid in pids:
         try:
-            cmdline = (entry / "cmdline").read_bytes()
+            state = Path("/proc", str(pid), "status").read_text()
         except OSError:
             continue
-        if f"MAP {name} ".encode() in cmdline and entry.name.isdigit():
-            found.append(int(entry.name))
-    return found
+        if "State:\tZ" not in state:
+            out.append(pid)
+    return out
 
 
 def held_script(release: threading.Event):
@@ -376,11 +402,11 @@ def test_an_audit_that_never_finishes_is_killed_at_its_deadline_and_the_queue_go
             after = audit(c, srv.url("/benign/mdn-example.html").replace("127.0.0.1",
                                                                          "next.test"))
             seen = time.monotonic() + 120
-            while not chromium_with_pin("stuck.test") and time.monotonic() < seen:
+            while not audit_browsers("stuck.test") and time.monotonic() < seen:
                 time.sleep(0.2)
-            running = chromium_with_pin("stuck.test")  # so "none left" below means something
+            running = audit_browsers("stuck.test")  # so "none left" below means something
             stuck = wait_done(c, stuck_id)
-            left = chromium_with_pin("stuck.test")
+            left = alive(running)
             nxt = wait_done(c, after)
             depth = c.get("/metrics").text
     finally:

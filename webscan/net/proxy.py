@@ -228,12 +228,13 @@ class EgressProxy:
                 await writer.drain()
                 await _pipe_both(reader, writer, up_reader, up_writer)
             else:
-                await self._forward(method, split, version, headers, reader, writer,
-                                    up_reader, up_writer)
+                await self._forward(method, split, version, lines[1:], headers, reader,
+                                    writer, up_reader, up_writer)
         finally:
             up_writer.close()
 
-    async def _forward(self, method: str, split, version: str, headers: dict[str, str],
+    async def _forward(self, method: str, split, version: str, raw: list[str],  # noqa: ANN001
+                       headers: dict[str, str],
                        reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                        up_reader: asyncio.StreamReader, up_writer: asyncio.StreamWriter) -> None:
         """One plain-http request, then the connection closes (no reuse: a second request on
@@ -243,7 +244,8 @@ class EgressProxy:
         if split.query:
             path += "?" + split.query
         out = [f"{method} {path} {version}"]
-        out += [f"{k}: {v}" for k, v in headers.items() if k not in HOP_BY_HOP]
+        out += [ln for ln in raw  # as sent (repeated headers kept), minus hop-by-hop ones
+                if ln and ln.split(":", 1)[0].strip().lower() not in HOP_BY_HOP]
         out += ["Connection: Upgrade", f"Upgrade: {headers['upgrade']}"] if upgrade \
             else ["Connection: close"]
         up_writer.write(("\r\n".join(out) + "\r\n\r\n").encode("latin-1"))
