@@ -325,6 +325,8 @@ def crawl(
     error (no Chromium, bad sites file, broker unreachable), 3 the broker was lost mid-crawl,
     130 interrupted (finished sites are kept).
     """
+    import dataclasses
+
     from webscan.crawl.results import completed_sites
     from webscan.crawl.runner import CrawlOptions
     from webscan.crawl.sinks import SinkError, open_sinks
@@ -362,7 +364,7 @@ def crawl(
         from webscan.browser.launch import ChromiumNotFound, find_chromium
 
         try:
-            options = CrawlOptions(**{**options.__dict__, "browser": find_chromium(browser)})
+            options = dataclasses.replace(options, browser=find_chromium(browser))
         except ChromiumNotFound as e:
             _fail(str(e))
     try:
@@ -477,20 +479,28 @@ def _crawl_distributed(submitter, attach: str | None, todo: list, done: set, opt
     from webscan.scale.app import task_options
     from webscan.scale.submit import BrokerLost, CrawlNotFound
 
+    hint = "webscan crawl --broker {broker} --attach {id} --out {out}"
     try:
         if attach:
             crawl = submitter.attach(attach)
         else:
-            crawl = submitter.start(todo, task_options(options, max_deliveries), sig_version)
+            crawl = submitter.create(todo, task_options(options, max_deliveries), sig_version)
+        crawl_id = crawl.state.id
+        err.print(f"crawl id: {crawl_id} ({len(crawl.sites)} sites"
+                  + (f", {len(done)} already in {out}" if done else "") + ")", highlight=False)
+        hint = hint.format(broker=submitter.broker, id=crawl_id, out=out or "FILE")
+        if not attach:
+            submitter.enqueue(crawl, crawl.sites.items())
     except CrawlNotFound as e:
         _fail(str(e))
     except (ConnectionError, TimeoutError, OperationalError) as e:
-        _fail(f"lost the broker {submitter.broker} while submitting the crawl: {e}. Submit it "
-              "again once Redis is up (with --resume and the same --out, sites already there "
-              "are skipped)")
-    crawl_id = crawl.state.id
-    err.print(f"crawl id: {crawl_id} ({len(crawl.sites)} sites"
-              + (f", {len(done)} already in {out}" if done else "") + ")", highlight=False)
+        _fail(f"lost the broker {submitter.broker} while submitting the crawl: {e}. Once Redis "
+              f"is up, `{hint}` finishes the enqueue if Redis kept the crawl; if not, submit "
+              "again with --resume and the same --out (sites already there are skipped)")
+    except KeyboardInterrupt:
+        err.print(f"[yellow]interrupted[/] while enqueueing; finish the enqueue and follow the "
+                  f"crawl with:\n  {hint}", highlight=False)
+        return True
     if crawl.signatures_version and crawl.signatures_version != sig_version:
         err.print(f"[yellow]note[/]: the crawl was submitted with signatures "
                   f"{crawl.signatures_version}, this machine has {sig_version}")
@@ -518,9 +528,7 @@ def _crawl_distributed(submitter, attach: str | None, todo: list, done: set, opt
             submitter.follow(crawl, set(done), on_report, on_tick)
         except KeyboardInterrupt:
             err.print(f"[yellow]detached[/]: crawl {crawl_id} goes on in the workers; its "
-                      f"results so far are saved. Pick it up with:\n  webscan crawl --broker "
-                      f"{submitter.broker} --attach {crawl_id} --out {out or 'FILE'}",
-                      highlight=False)
+                      f"results so far are saved. Pick it up with:\n  {hint}", highlight=False)
             return True
         except BrokerLost as e:
             err.print(f"[bold red]error:[/] {e}", highlight=False)

@@ -80,10 +80,15 @@ class Submitter:
         self.app = make_app(broker)
         self.wait_s = wait_s
 
-    def start(self, sites: list[Site], payload: dict, signatures_version: str) -> Crawl:
+    def create(self, sites: list[Site], payload: dict, signatures_version: str) -> Crawl:
+        """A new crawl's record in Redis (nothing enqueued yet: see `enqueue`)."""
         crawl = Crawl(CrawlState(self.client, new_crawl_id()), payload,
                       {s.given: s.url for s in sites}, signatures_version)
         crawl.state.create(crawl.sites.items(), payload, signatures_version)
+        return crawl
+
+    def start(self, sites: list[Site], payload: dict, signatures_version: str) -> Crawl:
+        crawl = self.create(sites, payload, signatures_version)
         self.enqueue(crawl, crawl.sites.items())
         return crawl
 

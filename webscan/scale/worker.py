@@ -24,9 +24,9 @@ from typing import TypeVar
 
 import redis
 
-from webscan.crawl.runner import CrawlOptions, Judges, observe_site
+from webscan.crawl.runner import CrawlOptions, Judges, _error_report, observe_site
 from webscan.crawl.sites import Site
-from webscan.model import Report, VerdictLabel
+from webscan.model import Report
 from webscan.scale.app import QUEUE, VISIT_TASK, crawl_options, make_app
 from webscan.scale.state import CrawlState, connect
 
@@ -69,10 +69,10 @@ def with_redis(what: str, fn: Callable[[], T], wait_s: float = REDIS_WAIT_S) -> 
 
 
 def given_up(site: str, deliveries: int) -> Report:
-    reason = (f"given up after {deliveries - 1} deliveries: each time its worker stopped before "
-              "finishing the visit (killed, out of memory, or its machine was lost)")
-    return Report(url=site, verdict=VerdictLabel.error, score=0.0, error=reason,
-                  explanation=f"Could not be visited: {reason}.")
+    return _error_report(Site(site, site),
+                         f"given up after {deliveries - 1} deliveries: each time its worker "
+                         "stopped before finishing the visit (killed, out of memory, or its "
+                         "machine was lost)")
 
 
 class VisitEngine:
@@ -160,7 +160,16 @@ def run_worker(broker: str, *, concurrency: int, executable: str | None,
     @app.task(name=VISIT_TASK)
     def visit(crawl: str, site: str, url: str, options: dict) -> None:
         started = time.monotonic()
-        outcome = run_task(engine, client, crawl, site, url, options)
+        try:
+            outcome = run_task(engine, client, crawl, site, url, options)
+        except (redis.ConnectionError, redis.TimeoutError):
+            raise  # Redis gone past REDIS_WAIT_S: nothing can be stored; the submitter recovers
+        except Exception as e:  # noqa: BLE001 - a site must never be left without a result
+            log.exception("%s %s: the worker failed", crawl, site)
+            report = _error_report(Site(site, url),
+                                   f"the worker failed: {type(e).__name__}: {e}")
+            with_redis("store", lambda: CrawlState(client, crawl).record(site, report))
+            outcome = "error (worker failure)"
         log.info("%s %s: %s in %.1f s", crawl, site, outcome, time.monotonic() - started)
 
     logging.basicConfig(level=loglevel, format="%(asctime)s %(levelname)s %(message)s")
