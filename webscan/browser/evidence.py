@@ -6,9 +6,16 @@ engines (captured Wasm through the Wasm engine, pool frames through the protocol
 loaded scripts through the JS/HTML engines, loaded URLs through the domain matcher).
 
 Facts only a browser can see (sustained CPU, Blob workers, a pool of identical workers, Wasm
-compiled, a socket opened) have no signature file; they are emitted under the engine ids in
-RUNTIME_RULES, each with a category from signatures/verdict.yaml. All are weak on their own:
-a busy benign page must never become a miner through them.
+compiled, a socket opened, a busy Wasm export) have no signature file; they are emitted under
+the engine ids in RUNTIME_RULES, each with a category from signatures/verdict.yaml. Those are
+weak on their own: a busy benign page must never become a miner through them.
+
+Two observations name no algorithm and no protocol and still describe mining: the hashing
+loop (the hook's call reports: one export kept hot on an input where only a nonce counts up)
+and the job/share cycle on a connection (webscan/net/jobshare.py). Each alone is weak
+(suspicious); the evidence says which context makes it decisive, as separate strong
+categories: the loop on several cores or next to multi-core CPU, the cycle with multi-core CPU
+between job and share, or both in one visit.
 """
 
 from __future__ import annotations

@@ -315,7 +315,7 @@
       default: w = function () { if (++c.n >= c.next) take(c, arguments); return R.apply(f, this, arguments); };
     }
     masks.set(w, f);
-    try { OD(w, "name", { value: f.name }); } catch (e) {}
+    try { OD(w, "name", { value: f.name }); OD(w, "length", { value: f.length }); } catch (e) {}
     return w;
   }
   function wrappedExports(inst, ex) {
