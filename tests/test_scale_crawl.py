@@ -295,27 +295,46 @@ def test_ctrl_c_detaches_and_attach_completes_without_duplicates(srv, workers, r
     assert verdicts == {srv.url(p) + "?attach=1": EXPECT[p] for p in PICKED}
 
 
-def test_a_site_delivered_past_the_bound_is_given_up_as_error(srv, workers, redis_srv):
-    """The deliveries a killed worker would have left are written first (three deaths take
-    three visibility timeouts); the real worker then counts one more and gives the site up."""
-    from webscan.scale.app import task_options
-    from webscan.crawl.runner import CrawlOptions
+def _run_crafted(redis_srv, name: str, site: str, payload: dict, deliveries: int = 0):
+    """A crawl written by hand (as any client of the queue could), run by the real workers."""
     from webscan.scale.state import CrawlState, connect
     from webscan.scale.submit import Crawl, Submitter
 
     client = connect(redis_srv.url)
-    site = srv.url("/benign/chat.html") + "?deadly=1"
-    state = CrawlState(client, f"test-deadly-{os.getpid()}")
-    payload = task_options(CrawlOptions(window_s=2.0), max_deliveries=3)
+    state = CrawlState(client, f"test-{name}-{os.getpid()}")
     crawl = Crawl(state, payload, {site: site}, "")
     state.create(crawl.sites.items(), payload, "")
-    client.hset(state.deliveries, site, 3)
+    if deliveries:
+        client.hset(state.deliveries, site, deliveries)
     sub = Submitter(redis_srv.url)
     sub.enqueue(crawl, crawl.sites.items())
     got = []
     sub.follow(crawl, set(), lambda r, new: got.append(r), lambda t: None)
+    return got
+
+
+def test_a_site_delivered_past_the_bound_is_given_up_as_error(srv, workers, redis_srv):
+    """The deliveries a killed worker would have left are written first (three deaths take
+    three visibility timeouts); the real worker then counts one more and gives the site up."""
+    from webscan.crawl.runner import CrawlOptions
+    from webscan.scale.app import task_options
+
+    payload = task_options(CrawlOptions(window_s=2.0), max_deliveries=3)
+    got = _run_crafted(redis_srv, "deadly", srv.url("/benign/chat.html") + "?deadly=1", payload,
+                       deliveries=3)
     assert [r.verdict.value for r in got] == ["error"]
     assert "given up after 3 deliveries" in got[0].error
+
+
+def test_a_task_cannot_make_the_worker_run_programs(srv, workers, redis_srv):
+    from webscan.crawl.runner import CrawlOptions
+    from webscan.scale.app import task_options
+
+    payload = task_options(CrawlOptions(window_s=2.0, browser_args=(
+        "--renderer-cmd-prefix=/bin/sh -c 'touch /tmp/owned'",)), max_deliveries=3)
+    got = _run_crafted(redis_srv, "unsafe", srv.url("/benign/chat.html") + "?unsafe=1", payload)
+    assert [r.verdict.value for r in got] == ["error"]
+    assert "refuses the Chromium switch --renderer-cmd-prefix" in got[0].error
 
 
 def test_results_are_recorded_once_per_site(redis_srv):

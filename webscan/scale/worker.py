@@ -33,6 +33,14 @@ from webscan.scale.state import CrawlState, connect
 log = logging.getLogger("webscan.worker")
 T = TypeVar("T")
 
+UNSAFE_SWITCHES = ("--renderer-cmd-prefix", "--gpu-launcher", "--utility-cmd-prefix",
+                   "--browser-subprocess-path", "--ppapi-plugin-launcher", "--plugin-launcher",
+                   "--remote-debugging", "--load-extension", "--user-data-dir")
+"""Chromium switches a task may not carry: they start programs of the sender's choice, open the
+browser to remote control, or point it at files of the worker's machine. Crawl options travel
+in tasks, so anyone who can write to the queue chooses them; they must not own the worker.
+
+"""
 REDIS_WAIT_S = 600.0
 """How long a finished visit keeps trying to store its result while Redis is away (a restart)."""
 
@@ -140,7 +148,12 @@ def run_task(engine: VisitEngine, client: redis.Redis, crawl: str, site: str, ur
                                             sig_dirs=engine.sig_dirs)
     n = with_redis("count", lambda: state.count_delivery(site))
     log.info("%s %s: delivery %d", crawl, site, n)
-    if n > max_deliveries:
+    unsafe = [a for a in options.browser_args if a.split("=", 1)[0].startswith(UNSAFE_SWITCHES)]
+    if unsafe:
+        report = _error_report(Site(site, url), f"the worker refuses the Chromium switch "
+                               f"{unsafe[0].split('=', 1)[0]} sent with the crawl (it would let "
+                               "the sender run programs or control the worker's browser)")
+    elif n > max_deliveries:
         report = given_up(site, n)
     else:
         report = engine.visit(Site(site, url), options)
