@@ -367,3 +367,15 @@ def test_hash_statistics_reported_for_a_wallet_are_flagged(scanner):
     r = _scan(scanner, src, "stats.js")
     assert "js.kit.hash-stats-report" in _rules(r)
     assert r.verdict is not VerdictLabel.clean
+
+
+def test_inline_script_bodies_are_bounded():
+    from webscan.js import inline_scripts as inl
+
+    many = b"".join(b"w('<script>new K.Anonymous(k%d)<\\/script>');" % i for i in range(100))
+    bodies = inl.inline_scripts(many)
+    assert len(bodies) == inl.MAX_BODIES
+    assert bodies[0].text == "new K.Anonymous(k0)" and many[bodies[0].start:].startswith(b"new K.")
+    # tags that never close, and empty bodies (<script src=...></script>), give nothing
+    assert inl.inline_scripts(b"'<script>' " * 1000) == []
+    assert inl.inline_scripts(b"s = '<script src=\"a.js\"></script>';") == []
