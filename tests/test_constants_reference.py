@@ -141,14 +141,16 @@ def test_keccak_round_constant_halves(tables: dict[str, ConstantSet]) -> None:
 
 # --- AES -----------------------------------------------------------------------------------------
 
-def openssl_aes128(key: bytes, block: bytes) -> bytes:
-    """One AES-128 block with OpenSSL's libcrypto (the library behind Python's hashlib)."""
+def openssl_encrypt(cipher: str, key: bytes, iv: bytes | None, data: bytes) -> bytes:
+    """`data` through OpenSSL's libcrypto (the library behind Python's hashlib) with the EVP
+    cipher named `cipher` (e.g. "aes_128_ecb", "chacha20"), no padding."""
     name = ctypes.util.find_library("crypto")
     if not name:
         pytest.skip("OpenSSL's libcrypto is not found by ctypes.util.find_library('crypto')")
     lib = ctypes.CDLL(name)
+    make = getattr(lib, f"EVP_{cipher}")
+    make.restype = ctypes.c_void_p
     lib.EVP_CIPHER_CTX_new.restype = ctypes.c_void_p
-    lib.EVP_aes_128_ecb.restype = ctypes.c_void_p
     lib.EVP_EncryptInit_ex.argtypes = [ctypes.c_void_p] * 5
     lib.EVP_CIPHER_CTX_set_padding.argtypes = [ctypes.c_void_p, ctypes.c_int]
     lib.EVP_EncryptUpdate.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.POINTER(ctypes.c_int),
@@ -156,13 +158,18 @@ def openssl_aes128(key: bytes, block: bytes) -> bytes:
     lib.EVP_CIPHER_CTX_free.argtypes = [ctypes.c_void_p]
     ctx = lib.EVP_CIPHER_CTX_new()
     try:
-        out, n = ctypes.create_string_buffer(32), ctypes.c_int(0)
-        assert lib.EVP_EncryptInit_ex(ctx, lib.EVP_aes_128_ecb(), None, key, None) == 1
+        out, n = ctypes.create_string_buffer(len(data) + 32), ctypes.c_int(0)
+        assert lib.EVP_EncryptInit_ex(ctx, make(), None, key, iv) == 1
         lib.EVP_CIPHER_CTX_set_padding(ctx, 0)
-        assert lib.EVP_EncryptUpdate(ctx, out, ctypes.byref(n), block, 16) == 1
+        assert lib.EVP_EncryptUpdate(ctx, out, ctypes.byref(n), data, len(data)) == 1
         return out.raw[:n.value]
     finally:
         lib.EVP_CIPHER_CTX_free(ctx)
+
+
+def openssl_aes128(key: bytes, block: bytes) -> bytes:
+    """One AES-128 block with OpenSSL."""
+    return openssl_encrypt("aes_128_ecb", key, None, block)
 
 
 def test_aes_sbox_and_t_table_encrypt_like_openssl(sbox: list[int]) -> None:
@@ -324,6 +331,58 @@ def test_cryptonight_scratchpad_masks(tables: dict[str, ConstantSet]) -> None:
     """Address masks of the 2 MiB, 1 MiB (light) and 256 KiB scratchpads, 16-byte aligned."""
     got = table(tables, "constants.cryptonight.scratchpad").values
     assert got == [(size - 1) & ~0xF for size in (2 << 20, 1 << 20, 256 << 10)]
+
+
+# --- Proof-of-work constructions beyond CryptoNight ------------------------------------------
+
+def test_equihash_personalisation(tables: dict[str, ConstantSet], sha2: dict[str, list[int]]) -> None:
+    """Zcash's Equihash personalises BLAKE2b with "ZcashPoW" || le32(n) || le32(k); the set holds
+    its first 8 bytes as a little-endian word and that word XORed into BLAKE2b's IV word 6 (the
+    SHA-512 IV, proved above), where a compiler folds a constant parameter block. That the folded
+    form is real BLAKE2b personalisation is proved by tests/test_wasm_pow.py: the Equihash
+    fixture, whose code carries the folded word, equals hashlib.blake2b(..., person=...)."""
+    got = table(tables, "constants.equihash.personalisation")
+    word = int.from_bytes(b"ZcashPoW", "little")
+    assert sorted(got.values) == sorted({word, word ^ sha2["iv512"][6]})
+    assert [bytes.fromhex(p) for p in got.byte_patterns] == [b"ZcashPoW"]
+    person = b"ZcashPoW" + (200).to_bytes(4, "little") + (9).to_bytes(4, "little")
+    assert hashlib.blake2b(b"", person=person).digest() != hashlib.blake2b(b"").digest()
+
+
+def chacha20_block(key: bytes, counter: int, nonce: bytes, sigma: list[int]) -> bytes:
+    """RFC 8439 section 2.3, with the four constant words taken from the table under test."""
+    def qr(x: list[int], a: int, b: int, c: int, d: int) -> None:
+        for (p, q, r, n) in ((a, b, d, 16), (c, d, b, 12), (a, b, d, 8), (c, d, b, 7)):
+            x[p] = (x[p] + x[q]) & 0xFFFFFFFF
+            x[r] = ref.rotl(x[r] ^ x[p], n, 32)
+
+    state = list(sigma) + [int.from_bytes(key[i:i + 4], "little") for i in range(0, 32, 4)] \
+        + [counter] + [int.from_bytes(nonce[i:i + 4], "little") for i in range(0, 12, 4)]
+    x = list(state)
+    for _ in range(10):
+        for a, b, c, d in ((0, 4, 8, 12), (1, 5, 9, 13), (2, 6, 10, 14), (3, 7, 11, 15),
+                           (0, 5, 10, 15), (1, 6, 11, 12), (2, 7, 8, 13), (3, 4, 9, 14)):
+            qr(x, a, b, c, d)
+    return b"".join(((x[i] + state[i]) & 0xFFFFFFFF).to_bytes(4, "little") for i in range(16))
+
+
+def openssl_chacha20(key: bytes, counter: int, nonce: bytes, n: int) -> bytes:
+    """n bytes of ChaCha20 keystream from OpenSSL (its IV is le32 counter || 12-byte nonce)."""
+    return openssl_encrypt("chacha20", key, counter.to_bytes(4, "little") + nonce, bytes(n))
+
+
+def test_salsa20_sigma_is_chacha20s_constant(tables: dict[str, ConstantSet]) -> None:
+    """"expand 32-byte k" as four words runs ChaCha20 (Salsa20's successor, same constant) to
+    OpenSSL's keystream; the 64-bit pairs are the same bytes two words at a time."""
+    sigma = table(tables, "constants.salsa20.sigma").values
+    text = b"expand 32-byte k"
+    words = [int.from_bytes(text[i:i + 4], "little") for i in range(0, 16, 4)]
+    assert sorted(sigma) == sorted(words)
+    for i in range(3):
+        key, nonce = hashlib.sha256(b"k%d" % i).digest(), hashlib.sha256(b"n%d" % i).digest()[:12]
+        assert chacha20_block(key, i, nonce, words) == openssl_chacha20(key, i, nonce, 64)
+    pairs = table(tables, "constants.salsa20.sigma-pairs").values
+    assert sorted(pairs) == sorted(int.from_bytes(text[i:i + 8], "little") for i in (0, 8))
 
 
 # --- Coverage ----------------------------------------------------------------------------------

@@ -100,7 +100,7 @@ def compile_rules(sigs: SignatureSet) -> dict:
                   "min_xor_share": r.min_xor_share, "min_rotates_per_1000": r.min_rotates_per_1000,
                   "export_patterns": [js_regex(p, ignore_case=False, rule_id=r.id) for p in r.export_patterns],
                   "import_patterns": [js_regex(p, ignore_case=False, rule_id=r.id) for p in r.import_patterns]}
-                 for r in sigs.wasm],
+                 for r in sigs.wasm if not r.mining_loop],  # the code walk is Python-only
         "runtime": {
             "rules": {r.id: {"category": r.category, "severity": r.severity.value, "description": r.description}
                       for r in RUNTIME_RULES.values()},

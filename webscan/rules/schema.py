@@ -242,6 +242,8 @@ class WasmRule(RuleBase):
     min_xor_share: float | None = None
     min_rotates_per_1000: float | None = None
     min_instructions: int = 0
+    mining_loop: bool = Field(False, description="the code holds a nonce loop with a target "
+                              "comparison around a hash call (webscan/wasm/mining.py)")
 
 
 # --- protocol --------------------------------------------------------------------------------

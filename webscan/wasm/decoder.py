@@ -236,6 +236,9 @@ class DataSegment:
     mode: str  # "active" or "passive"
     offset: int  # file offset of the bytes
     data: bytes
+    address: int | None = None
+    """Where an active segment lands in linear memory, when its offset is a plain i32.const
+    (what code uses to reach a table stored here); None for passive or computed offsets."""
 
 
 @dataclass
@@ -885,18 +888,21 @@ class _Decoder:
                 pos = _u32(data, pos, end, "a memory index")[1]
             elif flags > 2:
                 raise WasmDecodeError(f"unknown data segment flags {flags}", pos - 1)
+            address = None
             if flags != 1:
                 simple = _I32_CONST_EXPR(data, pos, end)
                 if simple:  # `i32.const <offset> end`, without the generic walk
+                    address = _sleb(data, pos + 1, end, 32, "a data offset")[0] & 0xFFFFFFFF
                     pos = simple.end()
                 else:
-                    pos = _const_expr(data, pos, end)[1]
+                    address, pos = _const_expr(data, pos, end)
             k, pos = _u32(data, pos, end, "a data segment size")
             if pos + k > end:
                 raise WasmDecodeError(
                     f"data segment {i} claims {k} bytes but its section has {end - pos} left", pos)
             self.m.data_segments.append(
-                DataSegment(i, "passive" if flags == 1 else "active", pos, data[pos:pos + k]))
+                DataSegment(i, "passive" if flags == 1 else "active", pos, data[pos:pos + k],
+                            address))
             pos += k
         return pos
 

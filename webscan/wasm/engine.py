@@ -19,12 +19,17 @@ from webscan.rules.constants import ConstantMatcher, PrimitiveHit
 from webscan.rules.loader import SignatureSet
 from webscan.rules.schema import WasmRule
 from webscan.wasm.decoder import Module, WasmDecodeError, decode
+from webscan.wasm.mining import MiningLoop, find_mining_loops
 
 XOR_OPCODES = (0x73, 0x85, 0xFD0051)  # i32.xor, i64.xor, v128.xor
 ROTATE_OPCODES = (0x77, 0x78, 0x89, 0x8A)  # i32.rotl/rotr, i64.rotl/rotr
 LOCATE_MAX_CODE_BYTES = 8 << 20
 """Locating the function that holds a primitive re-reads the code; past this size we name
 the module only (the finding stays, the function index is left out)."""
+MINING_MAX_CODE_BYTES = 8 << 20
+"""The nonce-loop search re-reads the code with the regex tokeniser (~4-5 MB/s, on top of the
+decode); past this much code it is skipped and the report says so. Browser miners' modules
+are well under 1 MB of code; the largest benign ones (codecs, compilers) are several times this."""
 
 
 class _AnyOf:
@@ -48,7 +53,7 @@ def _combined(patterns: list[str]) -> _AnyOf | None:
     return _AnyOf(patterns) if patterns else None
 
 
-@dataclass(frozen=True)
+@dataclass
 class ModuleFacts:
     """What the rules are evaluated on; also handy for tests and the bench."""
 
@@ -56,6 +61,22 @@ class ModuleFacts:
     primitives: dict[str, PrimitiveHit]
     xor_share: float
     rotates_per_1000: float
+    _mining_loops: list[MiningLoop] | None = None
+    mining_skipped: bool = False
+    """The module's code was too large for the nonce-loop search (see MINING_MAX_CODE_BYTES)."""
+
+    @property
+    def mining_loops(self) -> list[MiningLoop]:
+        """Nonce loops around a hash call (see webscan/wasm/mining.py), found on first use:
+        the code walk costs about one more decode, so only a rule whose other conditions held
+        pays for it, and only up to MINING_MAX_CODE_BYTES of code."""
+        if self._mining_loops is None:
+            if sum(f.size for f in self.module.functions) > MINING_MAX_CODE_BYTES:
+                self.mining_skipped = True
+                self._mining_loops = []
+            else:
+                self._mining_loops = find_mining_loops(self.module, self.primitives.values())
+        return self._mining_loops
 
 
 class WasmEngine:
@@ -107,6 +128,9 @@ class WasmEngine:
             hit = self._evaluate(compiled, facts)
             if hit is not None:
                 out.findings.append(self._finding(compiled.rule, facts, hit, where, located))
+        if facts.mining_skipped:
+            out.notes.append(f"{target}: more than {MINING_MAX_CODE_BYTES >> 20} MiB of code; "
+                             "the search for a nonce loop was skipped (the other rules ran).")
         return out
 
     # --- rule evaluation -------------------------------------------------------------------
@@ -137,8 +161,13 @@ class WasmEngine:
                        if c.imports.search(i.name) or c.imports.search(f"{i.module}.{i.name}")]
             if not imports:
                 return None
+        loops = None
+        if r.mining_loop:
+            loops = f.mining_loops
+            if not loops:
+                return None
         return {"primitives": [*r.primitives_all, *any_hits], "exports": exports,
-                "imports": imports}
+                "imports": imports, "loops": loops}
 
     def _finding(self, rule: WasmRule, f: ModuleFacts, hit: dict, where: Location,
                  located: dict) -> Finding:
@@ -167,6 +196,11 @@ class WasmEngine:
                 offset = body.offset if body else None
         if hit["imports"]:
             parts.append("imports: " + ", ".join(f"{i.module}.{i.name}" for i in hit["imports"][:5]))
+        if hit["loops"]:
+            lp = hit["loops"][0]
+            parts.append(f"nonce loop at byte {lp.offset} (local {lp.nonce_local} written, "
+                         "hashed, result compared with a target, incremented)")
+            function, offset = lp.function, lp.offset
         if rule.min_xor_share is not None or rule.min_rotates_per_1000 is not None:
             parts.append(f"xor share {f.xor_share:.4f}, {f.rotates_per_1000:.1f} rotates per "
                          f"1,000 of {m.instructions} instructions")
