@@ -24,8 +24,6 @@ from webscan.scanner import Scanner
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from packers import BENIGN, MINER, PACKERS  # noqa: E402
 
-LIMIT = sandbox.SLICE_MS
-
 
 def run(src: str, **kw) -> sandbox.SandboxResult:
     return sandbox.evaluate_decoder(src, **kw)

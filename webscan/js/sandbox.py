@@ -30,6 +30,11 @@ allocates without end, probes for host objects or tries to get its code run outs
   ever exposed to the script; the only channel back is one JSON string the parent reads and
   validates (a list of [kind, text] pairs), which a hostile script may forge: its content is
   only ever scanned as text by the static engine, never run.
+- What is left: a memory-safety bug in V8 itself, exploited by the slice, would run code in the
+  child with the user's rights (no seccomp or namespaces here). Narrowed by a current V8
+  (14.4 in mini-racer 0.14), `--jitless` (no generated machine code, no writable-executable
+  memory; measured as fast as the JIT on decoders, which run milliseconds), a process apart
+  from the scanner and its files, and the rlimits above.
 - What runs the payload: nobody. `eval`, `Function` (also reached as `(function(){}).constructor`
   and its async/generator kin), `setTimeout`/`setInterval`/`setImmediate`/`execScript` with a
   string and `document.write` are replaced by functions that RECORD their string argument and
