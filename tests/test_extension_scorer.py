@@ -63,6 +63,7 @@ def node_run(tmp_path_factory):
 
 
 def test_wasm_facts_and_rules_match_the_python_engine(node_run, scanner):
+    PYTHON_ONLY = {r.id for r in scanner.sigs.wasm if r.mining_loop}
     got = node_run({"wasm": [str(p) for p in WASM], "protocol": [], "scores": []})["wasm"]
     flagged = 0
     for path in WASM:
@@ -71,7 +72,8 @@ def test_wasm_facts_and_rules_match_the_python_engine(node_run, scanner):
         py = a.wasm_modules[0]
         js = got[str(path)]
         assert js["note"] is None, (path.name, js["note"])
-        assert js["rules"] == sorted(f.rule for f in a.findings), path.name
+        # Rules needing the nonce-loop code walk run in Python only (extension/src/wasm.js).
+        assert js["rules"] == sorted(f.rule for f in a.findings if f.rule not in PYTHON_ONLY), path.name
         s = js["summary"]
         assert (s["functions"], s["instructions"], s["primitives"], s["exports"], s["imports"]) == \
             (py.functions, py.instructions, py.primitives, py.exports, py.imports), path.name

@@ -96,7 +96,8 @@ export function fromFeed(text, bundled) {
       out.wasm.push({ ...base(r), primitives_all: r.primitives_all || [], primitives_any: r.primitives_any || [],
                       primitives_min: r.primitives_min || 0, min_instructions: r.min_instructions || 0,
                       min_xor_share: r.min_xor_share ?? null, min_rotates_per_1000: r.min_rotates_per_1000 ?? null,
-                      export_patterns: regexes(r.export_patterns, false), import_patterns: regexes(r.import_patterns, false) });
+                      export_patterns: regexes(r.export_patterns, false), import_patterns: regexes(r.import_patterns, false),
+                      mining_loop: r.mining_loop || false });
     }  // JavaScript rules need a parser: the extension judges behaviour, the service judges code
   }
   return out;

@@ -302,6 +302,9 @@ export function evaluate(f, wasmRules) {
   const out = [];
   for (const c of wasmRules) {
     const r = c.rule, present = f.primitives, m = f.module;
+    // The nonce-loop search (webscan/wasm/mining.py) walks the code; it is not ported here, so
+    // rules that need it are the service's (a module it flags is looked up there).
+    if (r.mining_loop) continue;
     if ((r.primitives_all || []).some((p) => !(p in present))) continue;
     const anyHits = (r.primitives_any || []).filter((p) => p in present);
     if ((r.primitives_any || []).length && anyHits.length < Math.max(1, r.primitives_min || 0)) continue;

@@ -99,8 +99,9 @@ def compile_rules(sigs: SignatureSet) -> dict:
                   "primitives_min": r.primitives_min, "min_instructions": r.min_instructions,
                   "min_xor_share": r.min_xor_share, "min_rotates_per_1000": r.min_rotates_per_1000,
                   "export_patterns": [js_regex(p, ignore_case=False, rule_id=r.id) for p in r.export_patterns],
-                  "import_patterns": [js_regex(p, ignore_case=False, rule_id=r.id) for p in r.import_patterns]}
-                 for r in sigs.wasm if not r.mining_loop],  # the code walk is Python-only
+                  "import_patterns": [js_regex(p, ignore_case=False, rule_id=r.id) for p in r.import_patterns],
+                  "mining_loop": r.mining_loop}
+                 for r in sigs.wasm],
         "runtime": {
             "rules": {r.id: {"category": r.category, "severity": r.severity.value, "description": r.description}
                       for r in RUNTIME_RULES.values()},
