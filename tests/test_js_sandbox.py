@@ -285,3 +285,22 @@ def test_sandbox_dies_with_its_parent():
         time.sleep(0.05)
     else:
         pytest.fail(f"sandbox process {child_pid} outlived its parent")
+
+
+def test_packer_shape_checks_are_bounded_per_script(scanner, monkeypatch):
+    """Thousands of eval(f(x)) call sites buy at most MAX_SLICE_TRIES shape checks, and each
+    block's declarations are read once for all of them."""
+    from webscan.js import engine as js_engine
+
+    calls = []
+    real = deob.packer_slice
+
+    def counting(call, arg, tables=None):
+        calls.append(tables)
+        return real(call, arg, tables)
+
+    monkeypatch.setattr(deob, "packer_slice", counting)
+    src = "function f(x) { return x; }\n" + "".join(f"eval(f(x{i}));\n" for i in range(3000))
+    scanner.analyse_bytes(src.encode(), "many.js")
+    assert len(calls) == js_engine.MAX_SLICE_TRIES
+    assert all(t is calls[0] for t in calls) and len(calls[0]) == 1  # one table: the program's

@@ -572,7 +572,8 @@ class PackerSlice:
     """How it was packed, for people: e.g. `new Function(lzw(...))`."""
 
 
-def packer_slice(call: Node, arg: Node) -> PackerSlice | None:
+def packer_slice(call: Node, arg: Node,
+                 tables: dict[int, dict[str, tuple[Node, Node | None]]] | None = None) -> PackerSlice | None:
     """The slice to evaluate when `call` (an eval/Function/setTimeout call site whose argument
     `arg` did not fold statically) has a packer shape, else None.
 
@@ -581,9 +582,13 @@ def packer_slice(call: Node, arg: Node) -> PackerSlice | None:
     method chain, fed data outside any function body (its arguments, the values of the
     variables it names) holding a long string literal or number array; and every name it uses
     outside function bodies is defined in the file or a builtin. Cheap: a few steps up the
-    tree and a walk over the decoder's own nodes, never the whole file."""
+    tree and a walk over the decoder's own nodes, never the whole file. `tables` keeps each
+    block's declarations between the calls of one script (a block of n statements is read
+    once, not once per call site in it)."""
     expr = unparen(arg)
-    scopes = _Scopes(call)
+    if expr.type not in ("identifier", "call_expression", "new_expression"):
+        return None
+    scopes = _Scopes(call, {} if tables is None else tables)
     if expr.type == "identifier":  # var code = decode('...'); eval(code)
         d = scopes.lookup((expr.text or b"").decode("utf-8", "replace"))
         if d is None or d[1] is None:
@@ -721,7 +726,8 @@ class _Scopes:
     """Declarations visible from a call: the direct children of each enclosing block or
     program (function and class declarations, var/let/const declarators), nearest first."""
 
-    def __init__(self, call: Node) -> None:
+    def __init__(self, call: Node, cache: dict[int, dict[str, tuple[Node, Node | None]]]) -> None:
+        self.cache = cache
         self.blocks: list[Node] = []
         node = call.parent
         hops = 0
@@ -735,7 +741,11 @@ class _Scopes:
     def lookup(self, name: str) -> tuple[Node, Node | None] | None:
         """(the declaration to copy, the value expression or None) for `name`."""
         if self._tables is None:
-            self._tables = [self._table(b) for b in self.blocks]
+            self._tables = []
+            for b in self.blocks:
+                if b.id not in self.cache:
+                    self.cache[b.id] = self._table(b)
+                self._tables.append(self.cache[b.id])
         for table in self._tables:
             if name in table:
                 return table[name]

@@ -56,6 +56,10 @@ slices of sandbox.SLICE_MS (a packer in a packer in a packer). Real decoders tak
 to a few hundred; a hostile file gets this (plus one kill and restart), then a note: well
 inside webscan.budget's 10 s floor."""
 SANDBOX_MIN_MS = 50
+MAX_SLICE_TRIES = 64
+"""eval/Function call sites per script checked for a packer shape (each costs up to
+deobfuscate.MAX_SCOPE_HOPS steps up the tree): a packed library has one or two, and a file of
+thousands of `eval(f(x))` must not buy thousands of tree walks."""
 EXCERPT_BYTES = 240
 MAX_TRIGGER_RANGES = 50_000
 MAX_GATED_BYTES = 4096
@@ -147,6 +151,8 @@ class _Scan:
     protocol_objects: list[tuple[Any, _Hit]] = field(default_factory=list)
     packer_payloads: list[deob.Decoded] = field(default_factory=list)
     sandbox_jobs: list[tuple[int, deob.PackerSlice]] = field(default_factory=list)
+    slice_tries: int = 0
+    scope_tables: dict = field(default_factory=dict)
     normalise: bool = False  # names or keys hidden in concatenations: rewrite the script
     folder: deob.Folder = field(default_factory=deob.Folder)
     deep: "_DeepZones" = field(default_factory=lambda: _DeepZones([]))
@@ -905,8 +911,10 @@ class JsEngine:
             return
         body = args.named_children[-1] if name == "Function" else args.named_children[0]
         v = scan.folder.value(body)
-        if v is None and len(scan.sandbox_jobs) < MAX_SANDBOX_RUNS:
-            job = deob.packer_slice(call, body)  # a decoder only a JS engine can run
+        if (v is None and len(scan.sandbox_jobs) < MAX_SANDBOX_RUNS and scan.slice_tries < MAX_SLICE_TRIES
+                and not scan.deep.contains(call.start_byte)):
+            scan.slice_tries += 1
+            job = deob.packer_slice(call, body, scan.scope_tables)  # a decoder only a JS engine can run
             if job is not None:
                 scan.sandbox_jobs.append((call.start_byte, job))
         if v is None or not v[0].strip():
