@@ -258,3 +258,14 @@ def test_cipher_lookalike_is_chacha20():
     m.write(buf, bytes(range(32)) + bytes.fromhex("000000000000004a00000000") + bytes(20) + plain)
     m("crypt", len(plain), 1)
     assert m.read(buf + 64, 16).hex() == "6e2e359a2568f98041ba0728dd0d6981"
+
+
+def test_search_survives_hostile_nesting():
+    """Thousands of nested loops, each calling a function and comparing loads: the walk keeps
+    its own stack (no recursion) and finds no search where nothing is hashed."""
+    depth = 3000
+    body = "".join("(loop (call $f) (drop (i32.lt_u (i32.load (local.get 0)) (local.get 1)))"
+                   for _ in range(depth)) + ")" * depth
+    data = wasmtime.wat2wasm(
+        "(module (memory 1) (func $f) (func (export \"g\") (param i32 i32) " + body + "))")
+    assert find_mining_loops(decode(data), ()) == []
