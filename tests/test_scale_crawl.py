@@ -257,6 +257,26 @@ def test_sigkilled_worker_loses_no_site(srv, workers, redis_srv, tmp_path):
     assert verdicts == {srv.url(p) + "?kill=1": EXPECT[p] for p in PICKED}
 
 
+def test_a_visit_longer_than_the_visibility_timeout_is_made_once(srv, workers, redis_srv,
+                                                                   tmp_path):
+    """The worker renews the lease of its running visits, so a long visit (here a window of
+    1.5 visibility timeouts) is not handed to the other worker meanwhile."""
+    from webscan.scale.state import CrawlState, connect
+
+    url = srv.url("/benign/mdn-example.html") + "?long=1"
+    out = tmp_path / "r.jsonl"
+    proc = subprocess.Popen([sys.executable, "-m", "webscan", "crawl", url, "--broker",
+                             redis_srv.url, "--out", str(out), "--window", str(VISIBILITY_S * 1.5)],
+                            env=ENV, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    _, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, err
+    assert [(r["url"], r["verdict"]) for r in _rows(out)] == [(url, "clean")]
+    crawl_id = err.split("crawl id: ", 1)[1].split()[0]
+    client = connect(redis_srv.url)
+    assert int(client.hget(CrawlState(client, crawl_id).deliveries, url)) == 1
+
+
 def test_redis_restarted_empty_mid_crawl_is_recovered(srv, workers, redis_srv, tmp_path):
     urls = [srv.url(p) + "?restart=1" for p in PICKED]
     out = tmp_path / "r.jsonl"

@@ -547,8 +547,9 @@ def worker(
                        help="Chromium executable (default: found automatically).")] = None,
     visibility_timeout: Annotated[Optional[float], typer.Option(
         "--visibility-timeout", min=5.0, metavar="SECONDS", help="A visit taken by a worker "
-        "that died goes back to the queue after this long; keep it above the longest visit "
-        "(navigation timeout + window + judging). Default: 1800.")] = None,
+        "that died goes back to the queue after this long (live workers renew their running "
+        "visits every quarter of it). Use the same value on every worker. Default: 120.")
+    ] = None,
     loglevel: Annotated[str, typer.Option("--loglevel", help="Celery log level.")] = "INFO",
     signatures: SigOpt = None,
 ) -> None:

@@ -6,8 +6,9 @@ that dies hands its message back at once), `worker_prefetch_multiplier=1` (a wor
 message per visit slot, so a dead worker strands few and a busy one hoards none), and the Redis
 transport's `visibility_timeout`: a message taken but never acknowledged (its worker was killed,
 ran out of memory, or its machine vanished) goes back to the queue that many seconds after it
-was taken. It must therefore exceed the longest visit, or a slow visit is delivered twice (which
-the results tolerate, see webscan.scale.state, but which wastes a visit).
+was taken. A live worker renews that clock for its running visits (webscan.scale.worker.
+LeaseKeeper, every quarter of the timeout), so the timeout need not exceed the longest visit:
+it is how long a dead worker's visits wait before another worker takes them.
 
 No result backend: results travel in the crawl's own Redis keys (webscan.scale.state), keyed by
 (crawl, site) rather than by task id, which is what makes them idempotent and lets a submitter
@@ -25,10 +26,9 @@ if TYPE_CHECKING:
 
 QUEUE = "webscan.visits"
 VISIT_TASK = "webscan.visit"
-VISIBILITY_TIMEOUT_S = 1800.0
-"""Default: a visit is bounded by its navigation timeout + window + a grace (observe) plus its
-judging budget, minutes at worst; half an hour leaves room, and a dead worker's sites wait that
-long before they are visited again."""
+VISIBILITY_TIMEOUT_S = 120.0
+"""Default: a dead worker's visits are visited again about two minutes later; live workers renew
+their running visits' leases every 30 s, so a long visit is not delivered twice."""
 
 
 def make_app(broker: str, *, visibility_timeout_s: float = VISIBILITY_TIMEOUT_S) -> Celery:

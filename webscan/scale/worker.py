@@ -8,13 +8,15 @@ processes or machines means more `webscan worker`s on the same broker.
 
 A task's life: skip if the site already has a result (a redelivery after a lost ack); count the
 delivery, and give the site up as `error` once it has been delivered more than the crawl's
-bound (its visits keep killing the worker); visit and judge; write the result (HSETNX); return,
-and only then is the message acknowledged.
+bound (its visits keep killing the worker); visit and judge, the message's lease renewed
+meanwhile (LeaseKeeper); write the result (HSETNX); return, and only then is the message
+acknowledged.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import threading
@@ -138,6 +140,48 @@ class VisitEngine:
         self.judges.close()
 
 
+class LeaseKeeper:
+    """Keeps the visibility lease of this worker's running visits fresh, as a live SQS consumer
+    extends its messages' visibility: every `every_s` the kombu Redis transport's record of when
+    each running task's message was taken is set to now. So the visibility timeout need only
+    exceed the renewal period, not the longest visit: a slow visit is not delivered a second
+    time (nor counted as a death), while a dead worker stops renewing and its visits go back to
+    the queue one visibility timeout later. The keys are kombu's defaults (`unacked` holds the
+    messages, `unacked_index` when each was taken); if their shape ever changes, nothing is
+    renewed and the plain visibility timeout still holds.
+    """
+
+    UNACKED, INDEX = "unacked", "unacked_index"
+
+    def __init__(self, client: redis.Redis, every_s: float) -> None:
+        self.client = client
+        self.every_s = every_s
+        self.running: set[str] = set()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="webscan-lease", daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.every_s):
+            ids = set(self.running)
+            if ids:
+                try:
+                    self.renew(ids)
+                except (redis.RedisError, ValueError, LookupError, TypeError) as e:
+                    log.warning("could not renew the leases of running visits: %s", e)
+
+    def renew(self, task_ids: set[str]) -> int:
+        now = time.time()
+        renewed = 0
+        for tag, raw in self.client.hscan_iter(self.UNACKED, count=500):
+            if json.loads(raw)[0].get("headers", {}).get("id") in task_ids:
+                renewed += self.client.zadd(self.INDEX, {tag: now}, xx=True, ch=True)
+        return renewed
+
+    def close(self) -> None:
+        self._stop.set()
+
+
 def run_task(engine: VisitEngine, client: redis.Redis, crawl: str, site: str, url: str,
              payload: dict) -> str:
     """One delivery of one site; returns what happened (for the worker's log)."""
@@ -169,10 +213,12 @@ def run_worker(broker: str, *, concurrency: int, executable: str | None,
     app = make_app(broker, visibility_timeout_s=visibility_timeout_s)
     client = connect(broker)
     engine = VisitEngine(executable, sig_dirs)
+    leases = LeaseKeeper(client, every_s=max(1.0, visibility_timeout_s / 4))
 
-    @app.task(name=VISIT_TASK)
-    def visit(crawl: str, site: str, url: str, options: dict) -> None:
+    @app.task(name=VISIT_TASK, bind=True)
+    def visit(task, crawl: str, site: str, url: str, options: dict) -> None:  # noqa: ANN001
         started = time.monotonic()
+        leases.running.add(task.request.id)
         try:
             outcome = run_task(engine, client, crawl, site, url, options)
         except (redis.ConnectionError, redis.TimeoutError):
@@ -183,6 +229,8 @@ def run_worker(broker: str, *, concurrency: int, executable: str | None,
                                    f"the worker failed: {type(e).__name__}: {e}")
             with_redis("store", lambda: CrawlState(client, crawl).record(site, report))
             outcome = "error (worker failure)"
+        finally:
+            leases.running.discard(task.request.id)
         log.info("%s %s: %s in %.1f s", crawl, site, outcome, time.monotonic() - started)
 
     logging.basicConfig(level=loglevel, format="%(asctime)s %(levelname)s %(message)s")
@@ -191,4 +239,5 @@ def run_worker(broker: str, *, concurrency: int, executable: str | None,
                          "--without-gossip", "--without-mingle", "--without-heartbeat",
                          f"--loglevel={loglevel}", "-n", f"webscan-{os.getpid()}@%h"])
     finally:
+        leases.close()
         engine.close()
