@@ -67,6 +67,10 @@ MAX_SEARCH_LOOP = 400
 the hash, comparing and incrementing takes 24-121 in the miners measured (121 with the 256-bit
 target comparison unrolled over eight words); loops of general code that happen to reach a hash
 and compare two fields are far bigger (a SQL query planner's: 687)."""
+SEARCH_OPS = frozenset(bytes((o,)) for o in UNSIGNED_COMPARES)
+"""A function without an unsigned comparison or an increment by one holds no search: it is
+not walked (the test is on its distinct tokens, at C speed)."""
+INCREMENTS = frozenset((b"\x41\x01", b"\x42\x01", b"\x41\x7f", b"\x42\x7f"))
 STORE_LOOKBACK = 12
 """Tokens before a store searched for the local it writes (byte-swapping takes ~10)."""
 
@@ -160,7 +164,8 @@ def find_mining_loops(m: Module, primitives: Iterable[PrimitiveHit] = (),
         targets = {_leb(t, 1) for t in counts if t[0] == CALL}
         if targets:
             calls[fn.index] = targets
-        if any(t[0] == LOOP for t in counts) and (targets or mixes >= HASH_DENSE_MIN):
+        if (targets or mixes >= HASH_DENSE_MIN) and any(t[0] == LOOP for t in counts) \
+                and not SEARCH_OPS.isdisjoint(counts) and not INCREMENTS.isdisjoint(counts):
             looping.append((fn, targets, mixes))
     reaches = _reaching(hashing, calls)
     found: list[MiningLoop] = []
