@@ -643,6 +643,9 @@ def serve(
     workers: Annotated[int, typer.Option("--workers", min=1, max=64, help="Worker processes "
                        "(one per core for throughput). With more than one, rate limits and "
                        "/metrics are per process.")] = 1,
+    monitor_min_interval: Annotated[str, typer.Option("--monitor-min-interval",
+                                    metavar="DURATION", help="The shortest schedule a monitor "
+                                    "(POST /v1/monitors) may ask for: 30s, 15m, 1h, 1d.")] = "1h",
     file_timeout: Annotated[Optional[float], typer.Option(
         "--file-timeout", min=0.01, metavar="SECONDS", show_default=False,
         help=_file_timeout_help(
@@ -680,6 +683,12 @@ def serve(
         parse_cidrs(deny_cidr or ())
     except ValueError as e:
         _fail(str(e))
+    from webscan.service.monitors import parse_every
+
+    try:
+        min_interval = parse_every(monitor_min_interval)
+    except ValueError as e:
+        _fail(f"--monitor-min-interval: {e}")
     keys = [k.strip() for k in (api_key or []) + os.environ.get("WEBSCAN_API_KEYS", "").split(",")
             if k.strip()]
     config = ServiceConfig(
@@ -692,7 +701,8 @@ def serve(
         audit_deadline_s=audit_deadline, resolver_table=table,
         deny_cidrs=tuple(deny_cidr or ()),
         browser=browser, trust_proxy=trust_proxy,
-        sig_dirs=tuple(str(d) for d in signatures or ()), scan_timeout_s=file_timeout)
+        sig_dirs=tuple(str(d) for d in signatures or ()), scan_timeout_s=file_timeout,
+        monitor_min_interval_s=min_interval)
     try:
         if workers == 1:
             application = create_app(sigs=sigs, config=config)

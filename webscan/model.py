@@ -215,6 +215,8 @@ class Audit(BaseModel):
     id: str
     url: str
     status: AuditStatus
+    stage: str | None = Field(default=None, description="where a running audit is: "
+                              "starting, loading (the page loads, then is watched), judging")
     requested_at: datetime
     started_at: datetime | None = None
     finished_at: datetime | None = None

@@ -168,8 +168,10 @@ async def observe_site(site: Site, browser, options: CrawlOptions) -> Observatio
 
 async def crawl(sites: list[Site], options: CrawlOptions,
                 on_report: Callable[[Report], None],
-                on_start: Callable[[Site], None] | None = None) -> None:
-    """Visit every site and call `on_report` once per site, as each finishes."""
+                on_start: Callable[[Site], None] | None = None,
+                on_observed: Callable[[Site], None] | None = None) -> None:
+    """Visit every site and call `on_report` once per site, as each finishes (`on_start` and
+    `on_observed` mark the visit's start and its end, before judging: an audit's progress)."""
     from webscan.browser.observe import Browser
 
     concurrency = options.concurrency or default_concurrency()
@@ -184,6 +186,8 @@ async def crawl(sites: list[Site], options: CrawlOptions,
                 proxy.forbid("127.0.0.1", browser.process.port)  # its DevTools port
             async with egress_channel(proxy) as refused:
                 seen = await observe_site(site, browser, options)
+            if on_observed:
+                on_observed(site)
         report = seen if isinstance(seen, Report) else \
             await judges.judge(site, seen, options.file_timeout_s)
         on_report(with_refusals(report, refused))

@@ -85,8 +85,9 @@ def _source_of(target: str, context: str, page: str | None) -> tuple[str, str]:
     if target.lower().split("?")[0].endswith(".wasm") or "Wasm" in context:
         return "Wasm module", target
     if page and target == page:
-        return ("inline script" if "<script>" in context else "the page"), (
-            f"{context} in {target}" if context else target)
+        if "<script>" in context:
+            return "inline script", f"{context} in {target}"
+        return "the page", target
     path = target.split("?")[0].lower()
     if "iframe" in context.lower() or path.endswith((".html", ".htm", "/")):
         return "frame", target

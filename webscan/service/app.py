@@ -102,6 +102,8 @@ class ServiceConfig:
     None: the system's resolver (DNS)."""
     deny_cidrs: tuple[str, ...] = ()
     """Ranges no audit connection may reach, even with allow_private (`serve --deny-cidr`)."""
+    monitor_min_interval_s: float = 3600.0
+    """The shortest `every` a monitor may have (`serve --monitor-min-interval`)."""
 
 
 CONFIG_ENV = "WEBSCAN_SERVICE_CONFIG"
@@ -123,6 +125,7 @@ def config_from_env(text: str) -> ServiceConfig:
     doc["api_keys"] = tuple(doc["api_keys"])
     doc["sig_dirs"] = tuple(doc["sig_dirs"])
     doc["deny_cidrs"] = tuple(doc.get("deny_cidrs", ()))
+    doc["monitor_min_interval_s"] = float(doc.get("monitor_min_interval_s", 3600.0))
     return ServiceConfig(**doc)
 
 
@@ -200,22 +203,28 @@ def create_app(*, sigs: SignatureSet | None = None, config: ServiceConfig | None
     metrics.gauge("webscan_audits_running", "Audit crawls running now.", lambda: queue.running)
     api_keys = tuple(k.encode() for k in config.api_keys)
 
+    from webscan.service.monitors import MonitorScheduler
+
+    scheduler = MonitorScheduler(store, config)
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
         await queue.start()
+        scheduler.start(submit_audit)
         await run_in_threadpool(functools.partial(scans.start, wait=True))
         restore_signals = _abort_scans_on_exit_signals(scans)
         try:
             yield
         finally:
             restore_signals()
+            await scheduler.stop()
             await run_in_threadpool(scans.close)
             scan_waits.shutdown(wait=False, cancel_futures=True)
             await queue.stop()
             await run_in_threadpool(store.close)
             readers.shutdown(wait=False)
 
-    app = FastAPI(title="webscan", version=__version__, lifespan=lifespan,
+    app = FastAPI(title="webscan", version=__version__, lifespan=lifespan, docs_url=None,
                   description="Cryptojacking detection: reports from browsers, shared "
                               "verdicts, audit crawls, static scans and the signature feed.")
     app.state.store = store
@@ -391,20 +400,24 @@ def create_app(*, sigs: SignatureSet | None = None, config: ServiceConfig | None
     async def post_audit(body: AuditRequest, request: Request, response: Response) -> Audit:
         """Queue an audit crawl of a page; poll GET /v1/audits/{id} for the result."""
         limit("audits", request)
+        audit = await submit_audit(body.url, network_of(client_of(request)))
+        response.headers["Location"] = f"/v1/audits/{audit.id}"
+        return audit
+
+    async def submit_audit(url: str, network: str) -> Audit:
+        """The one way an audit is queued (the API, the site owners' page, monitors): the
+        target checked, then the queue and its bound; HTTPException 400 or 503 if not."""
         try:
-            target = await run_in_threadpool(check_target, body.url, resolver=resolver,
+            target = await run_in_threadpool(check_target, url, resolver=resolver,
                                              allow_private=config.allow_private,
                                              deny=config.deny_cidrs)
         except TargetRefused as e:
             raise HTTPException(400, str(e)) from None
         try:
-            audit = await queue.submit(body.url, target.origin, target.domain,
-                                       network_of(client_of(request)))
+            return await queue.submit(url, target.origin, target.domain, network)
         except QueueFull:
             raise HTTPException(503, "the audit queue is full; retry later",
                                 headers={"Retry-After": "30"}) from None
-        response.headers["Location"] = f"/v1/audits/{audit.id}"
-        return audit
 
     @app.get("/v1/audits/{audit_id}", response_model=Audit,
              responses={404: {"description": "no audit with this id"}})
@@ -480,7 +493,30 @@ def create_app(*, sigs: SignatureSet | None = None, config: ServiceConfig | None
         return app.openapi_schema
 
     app.openapi = openapi
+    # The site owners' pages and monitors: routers of their own, given what they share
+    # with the API (one audit path, the rate limits, API keys, the shared verdict).
+    from webscan.service.monitors import monitors_router
+    from webscan.service.site_page import mount_pages
+
+    app.state.hooks = ServiceHooks(submit_audit=submit_audit, limit=limit,
+                                   require_key=require_key, lookup=lookup,
+                                   network_of_request=lambda r: network_of(client_of(r)),
+                                   keys_required=bool(api_keys))
+    app.include_router(monitors_router(store, config, require_key, limit, resolver))
+    mount_pages(app)
     return app
+
+
+@dataclass
+class ServiceHooks:
+    """What the page router borrows from the API, so both take the same path."""
+
+    submit_audit: Callable
+    limit: Callable[[str, Request], None]
+    require_key: Callable
+    lookup: Callable
+    network_of_request: Callable[[Request], str]
+    keys_required: bool
 
 
 def _abort_scans_on_exit_signals(scans: Workers) -> Callable[[], None]:

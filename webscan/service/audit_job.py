@@ -22,6 +22,15 @@ from webscan.model import Report
 from webscan.net.resolve import resolver_for
 
 
+STAGE_PREFIX = "webscan-stage: "
+"""A stderr line the service reads while the audit runs (its progress page shows it)."""
+
+
+def stage(name: str) -> None:
+    sys.stderr.write(STAGE_PREFIX + name + "\n")
+    sys.stderr.flush()
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m webscan.service.audit_job")
     ap.add_argument("url")
@@ -49,7 +58,9 @@ def main(argv: list[str] | None = None) -> int:
                            browser=args.browser, browser_args=tuple(args.browser_arg),
                            sig_dirs=tuple(args.signatures), egress=egress)
     reports: list[Report] = []
-    asyncio.run(crawl([Site(given=args.url, url=args.url)], options, reports.append))
+    asyncio.run(crawl([Site(given=args.url, url=args.url)], options, reports.append,
+                      on_start=lambda _site: stage("loading"),
+                      on_observed=lambda _site: stage("judging")))
     if not reports:
         print("the crawl produced no report", file=sys.stderr)
         return 1

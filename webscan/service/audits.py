@@ -146,10 +146,26 @@ class AuditQueue:
         except TargetRefused as e:
             await run_in_threadpool(self.store.finish_audit, audit_id, None, str(e))
             return
-        report, error = await self._crawl(url)
+        report, error = await self._crawl(url, audit_id)
         await run_in_threadpool(self.store.finish_audit, audit_id, report, error)
 
-    async def _crawl(self, url: str) -> tuple[Report | None, str | None]:
+    async def _stages(self, stream: asyncio.StreamReader, audit_id: str) -> bytes:
+        """The job's stderr, read as it comes: its stage lines go to the audit's row (the
+        progress page polls it); the rest is kept for the error message."""
+        from webscan.service.audit_job import STAGE_PREFIX
+
+        kept = bytearray()
+        while line := await stream.readline():
+            text = line.decode(errors="replace").strip()
+            if text.startswith(STAGE_PREFIX):
+                await run_in_threadpool(self.store.set_audit_stage, audit_id,
+                                        text[len(STAGE_PREFIX):][:16])
+            else:
+                kept += line
+                del kept[:-65536]
+        return bytes(kept)
+
+    async def _crawl(self, url: str, audit_id: str) -> tuple[Report | None, str | None]:
         cmd = [sys.executable, "-m", "webscan.service.audit_job", url,
                "--window", str(self.window_s), "--nav-timeout", str(self.nav_timeout_s)]
         if self.browser:
@@ -160,8 +176,17 @@ class AuditQueue:
         proc = await asyncio.create_subprocess_exec(
             *cmd, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
             stdin=asyncio.subprocess.DEVNULL, start_new_session=True)
+        async def finish() -> tuple[bytes, bytes]:
+            err_task = asyncio.ensure_future(self._stages(proc.stderr, audit_id))
+            try:
+                out = await proc.stdout.read()
+                await proc.wait()
+                return out, await err_task
+            finally:
+                err_task.cancel()
+
         try:
-            out, err = await asyncio.wait_for(proc.communicate(), timeout=self.deadline_s)
+            out, err = await asyncio.wait_for(finish(), timeout=self.deadline_s)
         except (asyncio.TimeoutError, asyncio.CancelledError) as e:
             _kill_group(proc.pid)
             await proc.wait()

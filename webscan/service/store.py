@@ -31,8 +31,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from sqlalchemy import (Column, Float, Index, Integer, MetaData, String, Table, Text,
-                        bindparam, create_engine, event, func, select, update)
+from sqlalchemy import (Boolean, Column, Float, Index, Integer, MetaData, String, Table, Text,
+                        bindparam, create_engine, delete, event, false, func, select, update)
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -101,7 +101,31 @@ audits = Table(
     Column("report", Text),  # the crawl's Report as JSON
     Column("evidence", Text),  # its top findings, JSON
     Column("network", String(64), nullable=False),
+    Column("stage", String(16)),  # while running: starting, loading, judging
     Index("ix_audits_status", "status", "requested_at"),
+    Index("ix_audits_domain", "domain", "requested_at"),
+)
+
+monitors = Table(
+    "monitors", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("url", Text, nullable=False),
+    Column("origin", String(300), nullable=False),
+    Column("domain", String(255), nullable=False),
+    Column("every_s", Float, nullable=False),
+    Column("webhook", Text, nullable=False),
+    Column("secret", String(64), nullable=False),  # the webhook's HMAC key
+    Column("paused", Boolean, nullable=False, server_default=false()),
+    Column("created_at", Float, nullable=False),
+    Column("next_run_at", Float, nullable=False),
+    Column("pending_audit_id", String(32)),  # the audit it queued and waits for
+    Column("last_audit_id", String(32)),
+    Column("last_verdict", String(16)),
+    Column("last_checked_at", Float),
+    Column("last_error", Text),
+    Column("last_delivery", Text),  # how the last webhook call went, in words
+    Index("ix_monitors_due", "paused", "next_run_at"),
+    Index("ix_monitors_domain", "domain"),
 )
 
 
@@ -426,7 +450,8 @@ class Store:
         """Audits a previous run accepted but never finished, oldest first: they run again."""
         with self.engine.begin() as conn:
             conn.execute(update(audits).where(audits.c.status == AuditStatus.running.value)
-                         .values(status=AuditStatus.queued.value, started_at=None))
+                         .values(status=AuditStatus.queued.value, started_at=None,
+                                 stage=None))
             rows = conn.execute(select(audits.c.id)
                                 .where(audits.c.status == AuditStatus.queued.value)
                                 .order_by(audits.c.requested_at)).all()
@@ -438,7 +463,7 @@ class Store:
             done = conn.execute(update(audits)
                                 .where(audits.c.id == audit_id)
                                 .where(audits.c.status == AuditStatus.queued.value)
-                                .values(status=AuditStatus.running.value,
+                                .values(status=AuditStatus.running.value, stage="starting",
                                         started_at=self.clock()))
             return done.rowcount == 1
 
@@ -475,7 +500,7 @@ class Store:
             if row is None:
                 return
             conn.execute(update(audits).where(audits.c.id == audit_id).values(
-                status=status.value, finished_at=now, error=error,
+                status=status.value, finished_at=now, error=error, stage=None,
                 verdict=report.verdict.value if report is not None else None,
                 report=report.model_dump_json() if report is not None else None,
                 evidence=_findings_json(report.findings) if report is not None else None))
@@ -510,11 +535,97 @@ class Store:
         if row is None:
             return None
         return Audit(id=row["id"], url=row["url"], status=AuditStatus(row["status"]),
-                     requested_at=_ts(row["requested_at"]), started_at=_ts(row["started_at"]),
+                     stage=row["stage"], requested_at=_ts(row["requested_at"]), started_at=_ts(row["started_at"]),
                      finished_at=_ts(row["finished_at"]),
                      verdict=VerdictLabel(row["verdict"]) if row["verdict"] else None,
                      error=row["error"],
                      report=Report.model_validate_json(row["report"]) if row["report"] else None)
+
+    def set_audit_stage(self, audit_id: str, stage: str) -> None:
+        """What a running audit is doing now (the audit job says), for the progress page."""
+        with self.engine.begin() as conn:
+            conn.execute(update(audits).where(audits.c.id == audit_id)
+                         .where(audits.c.status == AuditStatus.running.value)
+                         .values(stage=stage))
+
+    def site_audits(self, domain: str, limit: int = 50) -> list[dict]:
+        """A registrable domain's audits, newest first (a site's page lists them)."""
+        cols = (audits.c.id, audits.c.url, audits.c.origin, audits.c.status, audits.c.verdict,
+                audits.c.requested_at, audits.c.finished_at, audits.c.error)
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(*cols).where(audits.c.domain == domain)
+                                .order_by(audits.c.requested_at.desc()).limit(limit)).mappings()
+            return [{**r, "requested_at": _ts(r["requested_at"]),
+                     "finished_at": _ts(r["finished_at"])} for r in rows]
+
+    # -- monitors (webscan.service.monitors schedules them) ------------------------------------
+    def create_monitor(self, row: dict) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(monitors.insert().values(**row))
+
+    def monitor_rows(self, *, domain: str | None = None,
+                     monitor_id: str | None = None) -> list[dict]:
+        query = select(monitors).order_by(monitors.c.created_at)
+        if domain is not None:
+            query = query.where(monitors.c.domain == domain)
+        if monitor_id is not None:
+            query = query.where(monitors.c.id == monitor_id)
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(query).mappings()]
+
+    def update_monitor(self, monitor_id: str, **values: object) -> bool:
+        with self.engine.begin() as conn:
+            done = conn.execute(update(monitors).where(monitors.c.id == monitor_id)
+                                .values(**values))
+            return done.rowcount == 1
+
+    def delete_monitor(self, monitor_id: str) -> bool:
+        with self.engine.begin() as conn:
+            return conn.execute(delete(monitors).where(monitors.c.id == monitor_id)).rowcount == 1
+
+    def due_monitors(self, now: float) -> list[tuple[str, float]]:
+        """(id, next_run_at) of active monitors whose time has come and that wait for no audit."""
+        with self.engine.connect() as conn:
+            return [tuple(r) for r in conn.execute(
+                select(monitors.c.id, monitors.c.next_run_at)
+                .where(monitors.c.paused == false()).where(monitors.c.next_run_at <= now)
+                .where(monitors.c.pending_audit_id.is_(None)).order_by(monitors.c.next_run_at)
+                .limit(100))]
+
+    def claim_monitor(self, monitor_id: str, seen_next: float, lease_until: float) -> bool:
+        """Take one firing of a monitor: a compare-and-set on the row (its next run as read),
+        so of several processes that saw it due, exactly one gets it."""
+        with self.engine.begin() as conn:
+            done = conn.execute(update(monitors).where(monitors.c.id == monitor_id)
+                                .where(monitors.c.next_run_at == seen_next)
+                                .where(monitors.c.pending_audit_id.is_(None))
+                                .values(next_run_at=lease_until))
+            return done.rowcount == 1
+
+    def waiting_monitors(self) -> list[tuple[str, str, str | None, str | None]]:
+        """(monitor id, audit id, audit status, audit verdict) for monitors waiting for an
+        audit they queued."""
+        with self.engine.connect() as conn:
+            return [tuple(r) for r in conn.execute(
+                select(monitors.c.id, monitors.c.pending_audit_id, audits.c.status,
+                       audits.c.verdict)
+                .select_from(monitors.outerjoin(audits,
+                                                audits.c.id == monitors.c.pending_audit_id))
+                .where(monitors.c.pending_audit_id.is_not(None)))]
+
+    def settle_monitor(self, monitor_id: str, audit_id: str, values: dict) -> dict | None:
+        """Record a monitor's finished audit; its row as it was before (None when another
+        process settled it first: a compare-and-set on the pending audit)."""
+        with self.engine.begin() as conn:
+            before = conn.execute(select(monitors).where(monitors.c.id == monitor_id)
+                                  .where(monitors.c.pending_audit_id == audit_id)
+                                  ).mappings().first()
+            if before is None:
+                return None
+            done = conn.execute(update(monitors).where(monitors.c.id == monitor_id)
+                                .where(monitors.c.pending_audit_id == audit_id)
+                                .values(pending_audit_id=None, **values))
+            return dict(before) if done.rowcount == 1 else None
 
     def close(self) -> None:
         self._writes.put(None)
