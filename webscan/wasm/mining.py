@@ -23,9 +23,11 @@ object (`end < capacity`); loops over arrays of records read through a pointer t
 
 Cost: one `findall` per function body (the decoder's C-level tokeniser) and a `Counter` of its
 tokens (C code), so the Python work per function is over its distinct tokens; then a Python
-step per instruction only for the functions with a loop that can reach hashing code. The pass
-runs only when a rule asks for it after its cheaper conditions held (engine.py), and checks the
-scan budget between functions.
+step per instruction for the functions with a loop, an unsigned comparison and a +/-1 constant
+that reach hashing code, closest to the hashing first, up to WALK_BUDGET instructions. The pass
+runs only when a rule asks for it after its cheaper conditions held (a hashing primitive is
+present; engine.py), only up to engine.MINING_MAX_CODE_BYTES of code, and checks the scan
+budget between functions. bench/bench_wasm_mining.py measures it against decoding.
 """
 
 from __future__ import annotations
@@ -71,6 +73,11 @@ SEARCH_OPS = frozenset(bytes((o,)) for o in UNSIGNED_COMPARES)
 """A function without an unsigned comparison or an increment by one holds no search: it is
 not walked (the test is on its distinct tokens, at C speed)."""
 INCREMENTS = frozenset((b"\x41\x01", b"\x42\x01", b"\x41\x7f", b"\x42\x7f"))
+WALK_BUDGET = 250_000
+"""Instructions walked step by step per module, closest-to-hashing functions first. A search
+loop's function is near its hash (levels 0-3 in the miners measured) and walked early; in a
+multi-megabyte module most candidates are far from it (a Monero wallet has ~600 candidate
+functions, ~1 M instructions), so the walk stops here and the cost stays about one decode."""
 STORE_LOOKBACK = 12
 """Tokens before a store searched for the local it writes (byte-swapping takes ~10)."""
 
@@ -167,16 +174,26 @@ def find_mining_loops(m: Module, primitives: Iterable[PrimitiveHit] = (),
         if (targets or mixes >= HASH_DENSE_MIN) and any(t[0] == LOOP for t in counts) \
                 and not SEARCH_OPS.isdisjoint(counts) and not INCREMENTS.isdisjoint(counts):
             looping.append((fn, targets, mixes))
-    reaches = _reaching(hashing, calls)
-    found: list[MiningLoop] = []
+    levels = _reaching(hashing, calls)
+    # Closest to the hashing code first (an inlined hash counts as level 0): a search calls its
+    # hash directly or through a few wrappers, so when a huge module spends the walk budget it
+    # is on the loops least likely to be a search.
+    ranked = []
     for fn, targets, mixes in looping:
-        if targets.isdisjoint(reaches) and mixes < HASH_DENSE_MIN:
-            continue  # no hash call and no inlined hash: nothing to search with
-        check_budget()
-        toks = _tokens(m, fn)
-        found.extend(_scan(fn, toks, reaches))
-        if len(found) >= limit:
+        near = min((levels[t] for t in targets if t in levels), default=None)
+        if mixes >= HASH_DENSE_MIN:
+            near = 0
+        if near is not None:
+            ranked.append((near, fn.index, fn))
+    ranked.sort(key=lambda r: (r[0], r[1]))
+    found: list[MiningLoop] = []
+    walked = 0
+    for _, _, fn in ranked:
+        if walked >= WALK_BUDGET or len(found) >= limit:
             break
+        check_budget()
+        walked += fn.instructions
+        found.extend(_scan(fn, _tokens(m, fn), levels))
     return found[:limit]
 
 
@@ -261,26 +278,27 @@ def _table_tokens(m: Module, primitives: list[PrimitiveHit]) -> frozenset[bytes]
     return frozenset(tokens)
 
 
-def _reaching(hashing: set[int], calls: dict[int, set[int]]) -> set[int]:
-    """Functions that hash, or reach a function that does within MAX_HASH_DEPTH calls."""
+def _reaching(hashing: set[int], calls: dict[int, set[int]]) -> dict[int, int]:
+    """Functions that hash (level 0), or reach one that does in `level` calls, up to
+    MAX_HASH_DEPTH."""
     callers: dict[int, set[int]] = {}
     for f, targets in calls.items():
         for t in targets:
             callers.setdefault(t, set()).add(f)
-    out = set(hashing)
+    out = dict.fromkeys(hashing, 0)
     level = list(hashing)
-    for _ in range(MAX_HASH_DEPTH):
+    for depth in range(1, MAX_HASH_DEPTH + 1):
         nxt = []
         for f in level:
             for c in callers.get(f, ()):
                 if c not in out:
-                    out.add(c)
+                    out[c] = depth
                     nxt.append(c)
         level = nxt
     return out
 
 
-def _scan(fn, toks: list[bytes], reaches: set[int]) -> list[MiningLoop]:
+def _scan(fn, toks: list[bytes], reaches: dict[int, int]) -> list[MiningLoop]:
     stack: list[_Loop | None] = []  # one entry per open block: a _Loop for `loop`, else None
     loops: list[_Loop] = []  # the open loops, innermost last
     out: list[MiningLoop] = []
