@@ -6,6 +6,8 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.webscan-installed
+NODE_TOOLS := tools/node
+NODE_STAMP := $(NODE_TOOLS)/node_modules/.webscan-installed
 
 .PHONY: demo test lock latest system-deps clean-venv
 
@@ -17,12 +19,17 @@ $(STAMP): requirements-lock.txt pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $@
 
+# The Node tools the tests drive (axe-core, web-ext), exactly as tools/node/package-lock.json pins.
+$(NODE_STAMP): $(NODE_TOOLS)/package-lock.json
+	npm ci --prefix $(NODE_TOOLS) --no-audit --no-fund --ignore-scripts --loglevel=error
+	touch $@
+
 ## Set up, then scan the bundled fixtures (a table of verdicts and the evidence behind them).
 demo: $(STAMP)
 	$(VENV)/bin/webscan scan site_fixtures/ --fail-on never
 
 ## Run the whole test suite (pytest arguments in ARGS, e.g. make test ARGS='-k wasm -x').
-test: $(STAMP)
+test: $(STAMP) $(NODE_STAMP)
 	$(PY) -m pytest -q $(ARGS)
 
 ## Refresh the lock after changing a range in pyproject.toml (needs uv: pip install uv).
