@@ -41,9 +41,11 @@ MODULE = '<script type="module">var a{i} = {i} + 1;</script>\n'
 analysis of its own: a page of many of them is slow whatever the batching does."""
 
 
-def many_scripts(head: str, n: int = 1000, script: str = TINY) -> str:
+def many_scripts(head: str, n: int = 10_000, script: str = MODULE) -> str:
     """An HTML page of `n` small inline scripts after `head`: each is analysed in turn, with a
-    budget check after each element, so a tiny budget runs out among them."""
+    budget check after each element, so a tiny budget runs out among them. Modules by default:
+    plain scripts are batched into one analysis, and 1,000 of them took 0.03 s (under the
+    tests' 0.05 s budget); 10,000 modules take about 1 s here, twenty times the budget."""
     return head + "".join(script.format(i=i) for i in range(n))
 
 
