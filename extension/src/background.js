@@ -14,7 +14,7 @@ const DEFAULTS = { service: "", reporting: false, allowlist: [], blocked: {} };
 const FEED_MAX_AGE_MS = 6 * 3600 * 1000;
 const QUEUE_MAX = 50;
 const REPORT_SETTLE_MS = 5000;
-const MAX_FRAMES = 5000, MAX_WORKERS = 256, MAX_LOADS = 1000, MAX_DATA = 65536;
+const MAX_FRAMES = 5000, MAX_CALL_RATES = 4000, MAX_WORKERS = 256, MAX_LOADS = 1000, MAX_DATA = 65536;
 const MAX_EARLY = 256, MAX_EARLY_CHARS = 16 << 20, EARLY_MS = 30000;
 const RULE_ALLOW = 1, RULE_BLOCK_FIRST = 10, RULE_BLOCK_LAST = 9999, RULE_FEED_FIRST = 100000;
 
@@ -56,8 +56,8 @@ function siteOf(url) {
 
 function fresh(tabId, url) {
   return { tabId, url, site: siteOf(url), started: Date.now(), loads: [], loadSeen: new Set(), sockets: [],
-           frames: [], workers: [], wasm: new Map(), cpu: [], notes: [], result: null, notified: false,
-           reported: null, reportTimer: 0, timer: 0, stopped: false, allowed: false, at: null, early: [], earlySize: 0 };
+           frames: [], workers: [], wasm: new Map(), cpu: [], calls: [], notes: [], result: null, notified: false,
+           reported: null, reportTimer: 0, timer: 0, windowTimer: 0, stopped: false, allowed: false, at: null, early: [], earlySize: 0 };
 }
 
 function tab(tabId, url) {
@@ -95,7 +95,7 @@ async function onRecord(t, rec) {
         wasmCache.set(sha, a);
         if (wasmCache.size > 64) wasmCache.delete(wasmCache.keys().next().value);
       }
-      entry = { sha256: sha, size: u8.length, url: rec.url || null, where, realm, api: rec.api, sightings: 0,
+      entry = { sha256: sha, key: String(rec.k || ""), size: u8.length, url: rec.url || null, where, realm, api: rec.api, sightings: 0,
                 findings: a.findings, summary: a.summary };
       if (a.note) t.notes.push(`${target}: ${a.note}`);
       t.wasm.set(sha, entry);
@@ -107,10 +107,22 @@ async function onRecord(t, rec) {
     if (t.sockets.length < MAX_WORKERS) t.sockets.push({ url: String(rec.url), where });
   } else if (rec.t === "frame" && t.frames.length < MAX_FRAMES) {
     t.frames.push({ url: String(rec.url), dir: rec.dir === "sent" ? "sent" : "received", data: String(rec.data).slice(0, MAX_DATA) });
+  } else if (rec.t === "calls" && t.calls.length < MAX_CALL_RATES) {
+    const r = { k: String(rec.k || ""), fn: String(rec.fn || "").slice(0, 100), rid: String(rec.rid || "").slice(0, 16),
+                calls: Number(rec.calls), span: Number(rec.span), pairs: Number(rec.pairs) || 0, nonce: Number(rec.nonce) || 0,
+                where, realm };
+    // as observe.py: a malformed record (page code can reach the hook's channel) is dropped
+    if (r.calls > 0 && r.span > 0 && r.nonce >= 0 && r.nonce <= r.pairs) t.calls.push(r);
   } else if (rec.t === "cpu") {
     t.cpu.push({ t: (Date.now() - t.started) / 1000, busy_ms: Math.max(0, Number(rec.busy) || 0),
                  span_ms: Math.max(1, Number(rec.span) || 1000) });
     if (t.cpu.length > 20000) t.cpu.splice(0, 10000);
+    if (!t.windowTimer) {
+      // CPU is judged once a whole window has been watched (scorer.js cpuSummary): look again
+      // then, even if no record arrives to trigger it.
+      const { c } = await rules();
+      t.windowTimer = setTimeout(() => schedule(t), Math.max(0, t.started + c.runtime.cpu_window_s * 1000 + 100 - Date.now()));
+    }
   }
 }
 
@@ -122,9 +134,9 @@ function schedule(t) {
 async function evaluate(t) {
   if (t.allowed) return;
   const { c } = await rules();
-  const cpu = S.cpuSummary(c, t.cpu, (Date.now() - t.started) / 1000);
+  const now = (Date.now() - t.started) / 1000, cpu = S.cpuSummary(c, t.cpu, now);
   const v = S.judgeTab(c, { url: t.url, loads: t.loads, sockets: t.sockets, frames: t.frames, workers: t.workers,
-                           wasm: [...t.wasm.values()], cpu });
+                           wasm: [...t.wasm.values()], cpu, calls: t.calls, window_s: Math.min(now, c.runtime.cpu_window_s) });
   t.result = { ...v, cpu, wasm_modules: [...t.wasm.values()].map((m) => m.summary) };
   await badge(t);
   if (v.label === "miner" && !t.notified) {

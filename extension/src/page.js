@@ -2,9 +2,10 @@
  * webscan page-world entry (world MAIN, every frame, document_start). The hook below is
  * webscan/browser/hook.js, the crawler's own instrumentation, inserted verbatim by
  * `webscan extension build` (never edit it here). It runs with workers (Blob wrapper, BROWSER.md
- * approach 2), busy time and control on; records go to relay.js as DOM events carrying JSON
- * strings, the only thing both worlds can read. They wait here until the relay says "ready",
- * which it does once the frame has loaded: no call crosses the worlds during a page load.
+ * approach 2), busy time, control and Wasm call counting (the hashing loop) on; records go to
+ * relay.js as DOM events carrying JSON strings, the only thing both worlds can read. They wait
+ * here until the relay says "ready", which it does once the frame has loaded: no call crosses
+ * the worlds during a page load.
  */
 (function () {
   "use strict";
@@ -19,5 +20,5 @@
     if (e.detail === "ready" && !ready) { ready = true; queue.splice(0).forEach(post); }
     else if (e.detail === "stop" && ctl) ctl.stop();
   });
-  ctl = hook(post, { frames: true, workers: true, cpu: true, control: true });
+  ctl = hook(post, { frames: true, workers: true, cpu: true, control: true, calls: true });
 })();

@@ -107,7 +107,9 @@ function verdictOf(v) {
   const groups = {};
   for (const [name, g] of Object.entries(v.groups || {})) groups[name] = { categories: g.categories, cap: g.cap };
   const categories = {};
-  for (const [name, c] of Object.entries(v.categories)) categories[name] = { weight: c.weight, strong: !!c.strong };
+  for (const [name, c] of Object.entries(v.categories)) {
+    categories[name] = { weight: c.weight, strong: !!c.strong, miner_evidence: c.miner_evidence !== false };
+  }
   return { miner_threshold: v.miner_threshold, suspicious_threshold: v.suspicious_threshold,
            miner_min_strong: v.miner_min_strong, miner_min_categories: v.miner_min_categories, groups, categories };
 }
@@ -281,13 +283,81 @@ function protocolFindings(c, frames, out) {
   return { jobs, submits };
 }
 
+// --- the hashing loop -------------------------------------------------------------------------
+
+const rateOf = (r) => (r.span > 0 ? r.calls * 1000 / r.span : 0);
+const sumOf = (list, f) => list.reduce((n, x) => n + f(x), 0);
+
+function moduleName(m, key, fn) {
+  if (m) return `module sha256 ${m.sha256.slice(0, 16)}`;
+  if (fn.startsWith("crypto.subtle.digest")) return "the page's Web Crypto";
+  return key ? `module ${key}` : "a module whose bytes were not read yet";
+}
+
+/**
+ * The hook's call reports ({k, fn, rid, calls, span, pairs, nonce, where, realm}: one export in
+ * one realm over about a second) per export of a module: a hashing loop, a hot export, or
+ * nothing. A port of evidence.py's _hash_loop: a loop is an export hot in one realm for
+ * loop_sustain of the window whose sampled inputs mostly differed only in a counting nonce;
+ * multi-core in two realms or next to multicore_share cores of CPU.
+ */
+export function hashLoopFindings(c, calls, mods, cpuShare, windowS, page, out) {
+  if (!calls.length) return;
+  const rt = c.runtime, hot = (r) => rateOf(r) >= rt.hot_calls_per_s;
+  const names = new Map();
+  for (const m of mods) if (m.key) names.set(m.key, m);
+  const groups = new Map();  // "key\0fn" -> Map(realm -> reports)
+  for (const r of calls) {
+    const g = `${r.k || ""}\0${r.fn}`, realm = `${r.realm}\0${r.where || ""}\0${r.rid || ""}`;
+    if (!groups.has(g)) groups.set(g, new Map());
+    push(groups.get(g), realm, r);
+  }
+  const need = Math.max(2, Math.trunc(windowS * rt.loop_sustain));
+  const loops = [], hots = [];
+  for (const realms of groups.values()) {
+    const busy = [...realms.values()].filter((rs) => sumOf(rs, hot) >= 2);
+    if (!busy.length) continue;
+    const looping = busy.filter((rs) => {
+      const nonce = sumOf(rs, (r) => r.nonce);
+      return sumOf(rs, hot) >= need && nonce >= rt.min_nonce_pairs
+        && nonce >= rt.nonce_share * Math.max(1, sumOf(rs, (r) => r.pairs));
+    });
+    (looping.length ? loops : hots).push(looping.length ? looping : busy);
+  }
+  const describe = (realms) => {
+    const reports = realms.flat(), first = reports[0];
+    const rate = sumOf(reports, (r) => r.calls) * 1000 / sumOf(reports, (r) => r.span);
+    const m = names.get(first.k || "");
+    return { reports, first, rate, m, realms: realms.length, what: moduleName(m, first.k || "", first.fn),
+             nonce: sumOf(reports, (r) => r.nonce), pairs: sumOf(reports, (r) => r.pairs) };
+  };
+  for (const realms of loops.slice(0, 4)) {
+    const d = describe(realms);
+    const id = realms.length >= 2 || cpuShare >= rt.multicore_share ? "runtime.pow.hash-loop-multicore" : "runtime.pow.hash-loop";
+    const target = (d.m ? d.m.url || d.m.where : d.first.where || page) || page;
+    out.push(runtimeFinding(c, id, location(target, { context: `${d.first.fn} of ${d.what}, in ${d.first.realm} ${d.first.where || ""}`.trim() }),
+      `${rt.rules[id].description} ${d.first.fn} of ${d.what}: ${Math.round(d.rate).toLocaleString("en")} calls/s ` +
+      `(mean per thread) in ${realms.length} thread(s) for ${d.reports.length} report(s) of about a second; ` +
+      `${d.nonce} of ${d.pairs} sampled input pairs differed only in a nonce field; page CPU ${cpuShare.toFixed(2)} cores.`));
+  }
+  if (hots.length && !loops.length) {
+    const d = describe(hots.reduce((a, b) => (sumOf(b.flat(), (r) => r.calls) > sumOf(a.flat(), (r) => r.calls) ? b : a)));
+    const id = "runtime.wasm.hot-export";
+    out.push(runtimeFinding(c, id, location(d.first.where || page, { context: `${d.first.fn} of ${d.what}` }),
+      `${rt.rules[id].description} ${d.first.fn} of ${d.what}: ${Math.round(d.rate).toLocaleString("en")} calls/s in ` +
+      `${d.realms} thread(s); ` +
+      `${d.nonce} of ${d.pairs} sampled input pairs looked like a nonce.`));
+  }
+}
+
 // --- one tab ----------------------------------------------------------------------------------
 
 /**
  * Findings, summaries and the verdict for one tab's observations:
  *   obs = {url, loads: [{url, context}], sockets: [{url, where}], frames: [{url, dir, data}],
  *          workers: [{url, kind, where, src}], wasm: [{sha256, size, url, where, realm, api,
- *          findings, summary, sightings}], cpu: {series: [{t, share}], seconds, window_s}}
+ *          findings, summary, sightings, key}], cpu: cpuSummary(...), calls: [the hook's call
+ *          reports], window_s: how long the page has been watched (the crawler's window)}
  * Wasm findings arrive precomputed (analyseWasm runs once per module, not per evaluation).
  */
 export function judgeTab(c, obs) {
@@ -330,6 +400,7 @@ export function judgeTab(c, obs) {
     }
   }
   const cpu = obs.cpu;
+  hashLoopFindings(c, obs.calls || [], obs.wasm, cpu.share ?? cpu.mean, obs.window_s ?? c.runtime.cpu_window_s, obs.url, findings);
   if (cpu.sustained) {
     findings.push(runtimeFinding(c, "runtime.cpu.sustained", location(obs.url, { context: "busy time reported by the page's threads, workers included" }),
       `${c.runtime.rules["runtime.cpu.sustained"].description} ${cpu.seconds.toFixed(1)} CPU s over ${cpu.window_s.toFixed(1)} s: ` +
@@ -365,8 +436,15 @@ export function analyseWasm(c, u8, sha256, target, context) {
 /**
  * CPU from busy-time samples [{t: s since page start when received, busy_ms, span_ms}]: each
  * sample's busy time is spread over the span it covers, then summed per second (all threads).
+ *
+ * One definition with the crawler (webscan/browser/evidence.py): CPU is judged over a whole
+ * observation window. A closed window (a crawler visit, a conformance case: `closed` = the
+ * time its sampling began) is judged by its mean over the sampled span, as evidence.py does;
+ * a live tab's window is open, so it is judged over its busiest span of cpu_window_s seconds
+ * (the crawler's window) and not before it has been watched that long: a file hashed in a 2 s
+ * burst is not sustained CPU on either side.
  */
-export function cpuSummary(c, samples, nowS) {
+export function cpuSummary(c, samples, nowS, closed = null) {
   const buckets = new Map();
   for (const s of samples) {
     const end = s.t, start = Math.max(0, end - (s.span_ms || 1000) / 1000), len = Math.max(1e-3, end - start);
@@ -385,10 +463,20 @@ export function cpuSummary(c, samples, nowS) {
     peak = Math.max(peak, share);
     series.push({ t: k + 1, share: Math.round(share * 1000) / 1000 });
   }
-  // The busiest span of up to 10 s (at least MIN_CPU_SPAN_S): a miner keeps it, a load burst does not.
-  const span = Math.min(10, last), min = c.runtime.min_cpu_span_s;
+  const rt = c.runtime, W = rt.cpu_window_s;
+  if (closed !== null) {
+    const from = Number(closed), total = samples.reduce((n, s) => n + s.busy_ms, 0) / 1000;
+    const len = nowS - from;  // idle realms send nothing: the window ends when the visit did
+    const ok = samples.length >= 1 && len >= rt.min_cpu_span_s;
+    const mean = ok ? total / len : 0;
+    return { series: series.slice(-120), seconds: Math.round(total * 1000) / 1000, window_s: Math.round(len * 100) / 100,
+             peak: Math.round(peak * 1000) / 1000, mean, span_s: Math.round(len * 100) / 100,
+             share: len > 0 ? total / len : 0, sustained: ok && mean >= rt.cpu_share_threshold };
+  }
+  // The busiest span of cpu_window_s seconds: a miner keeps it, a load burst does not.
+  const span = last >= W ? W : 0;
   let mean = 0;
-  if (span >= min) {
+  if (span) {
     let sum = 0;
     for (let k = 0; k < last; k++) {
       sum += series[k].share;
@@ -397,8 +485,8 @@ export function cpuSummary(c, samples, nowS) {
     }
   }
   return { series: series.slice(-120), seconds: Math.round(seconds * 1000) / 1000, window_s: Math.round(window * 100) / 100,
-           peak: Math.round(peak * 1000) / 1000, mean, span_s: span,
-           sustained: span >= min && mean >= c.runtime.cpu_share_threshold };
+           peak: Math.round(peak * 1000) / 1000, mean, span_s: span, share: mean,
+           sustained: span > 0 && mean >= rt.cpu_share_threshold };
 }
 
 // --- verdict ----------------------------------------------------------------------------------
@@ -437,8 +525,13 @@ export function judge(findings, v) {
   const sorted = dedupe(findings).sort((a, b) => weight(b) - weight(a) || SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity]);
   const { score, cats } = scoreFindings(sorted, v);
   const strong = Object.keys(cats).filter((k) => v.categories[k].strong).sort();
+  // Evidence a browser never runs (a miner call in a comment) may make `suspicious`, but it
+  // must not tip strong code over the miner threshold: judged without it, as verdict.py does.
+  const inert = new Set(Object.keys(cats).filter((k) => v.categories[k].miner_evidence === false));
+  const minerScore = inert.size ? scoreFindings(sorted.filter((f) => !inert.has(f.category)), v).score : score;
   let label = "clean";
-  if (score >= v.miner_threshold && strong.length >= v.miner_min_strong && Object.keys(cats).length >= v.miner_min_categories) label = "miner";
+  if (minerScore >= v.miner_threshold && strong.length >= v.miner_min_strong
+      && Object.keys(cats).length - inert.size >= v.miner_min_categories) label = "miner";
   else if (score >= v.suspicious_threshold || strong.length) label = "suspicious";
   return { label, score, strong, categories: cats, findings: sorted, explanation: explain(label, score, cats, strong, sorted) };
 }
@@ -462,4 +555,34 @@ function explain(label, score, cats, strong, findings) {
                  clean: "Clean: only weak, common signals" }[label];
   const more = ranked.length > 4 ? `; and ${ranked.length - 4} more categories` : "";
   return `${head}; score ${score.toFixed(2)}. Evidence: ${parts.join("; ")}${more}.`;
+}
+
+// --- conformance cases ------------------------------------------------------------------------
+
+/**
+ * A conformance case (tests/conformance/*.json, webscan/extension/conformance.py) judged as a tab:
+ * the same observations the Python side turns into an Observation. `bytesOf(entry)` gives a
+ * Wasm entry's module bytes (the caller reads files; this module does no I/O).
+ */
+export function judgeCase(c, kase, bytesOf) {
+  const wasmSeen = new Map();
+  for (const m of kase.wasm || []) {
+    if (wasmSeen.has(m.sha256)) { wasmSeen.get(m.sha256).sightings++; continue; }
+    const u8 = bytesOf(m);
+    const target = m.url || m.where || kase.page;
+    const ctx = `captured at runtime: ${m.api} in ${m.realm} ${m.where || ""}; sha256 ${m.sha256.slice(0, 16)}`;
+    const a = analyseWasm(c, u8, m.sha256, target, ctx);
+    wasmSeen.set(m.sha256, { sha256: m.sha256, key: m.key || "", size: u8.length, url: m.url || null, where: m.where || "",
+                             realm: m.realm, api: m.api, sightings: 1, findings: a.findings, summary: a.summary });
+  }
+  const cpu = cpuSummary(c, kase.cpu || [], kase.window_s + (kase.cpu_from || 0), kase.cpu_from || 0);
+  return judgeTab(c, {
+    url: kase.page, loads: kase.loads || [],
+    sockets: (kase.sockets || []).map((s) => ({ url: s.url, where: s.where || "" })),
+    frames: (kase.frames || []).filter((f) => !f.binary).map((f) => ({ url: f.url, dir: f.dir, data: f.data })),
+    workers: (kase.workers || []).map((w) => ({ url: w.url, kind: w.kind, where: w.where || "", src: w.src || null })),
+    wasm: [...wasmSeen.values()], cpu, window_s: kase.window_s,
+    calls: (kase.calls || []).map((r) => ({ k: r.k || "", fn: r.fn, rid: r.rid || "", calls: r.calls, span: r.span,
+                                            pairs: r.pairs || 0, nonce: r.nonce || 0, where: r.where || "", realm: r.realm || "worker" })),
+  });
 }

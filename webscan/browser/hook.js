@@ -403,7 +403,7 @@
         out.postMessage(HELLO);
       }
     } catch (e) { return null; }
-    return { frames: !!options.frames, workers: true, cpu: !!options.cpu, child: c };
+    return { frames: !!options.frames, workers: true, cpu: !!options.cpu, calls: !!options.calls, child: c };
   }
   var listening = false;
   function listen() {  // the top realm opens the channel after its first worker: no cost before

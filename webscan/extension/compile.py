@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import re
 
-from webscan.browser.evidence import CPU_SHARE_THRESHOLD, MIN_CPU_SPAN_S, RUNTIME_RULES
+from webscan.browser.evidence import (CPU_SHARE_THRESHOLD, CPU_WINDOW_S, HOT_CALLS_PER_S, LOOP_SUSTAIN,
+                                      MIN_CPU_SPAN_S, MIN_NONCE_PAIRS, MULTICORE_SHARE, NONCE_SHARE,
+                                      RUNTIME_RULES)
 from webscan.rules.loader import SignatureSet
 from webscan.wasm import decoder
 from webscan.wasm.engine import ROTATE_OPCODES, XOR_OPCODES
@@ -85,7 +87,8 @@ def compile_rules(sigs: SignatureSet) -> dict:
             "miner_threshold": v.miner_threshold, "suspicious_threshold": v.suspicious_threshold,
             "miner_min_strong": v.miner_min_strong, "miner_min_categories": v.miner_min_categories,
             "groups": {n: {"categories": list(g.categories), "cap": g.cap} for n, g in v.groups.items()},
-            "categories": {n: {"weight": c.weight, "strong": bool(c.strong)} for n, c in v.categories.items()},
+            "categories": {n: {"weight": c.weight, "strong": bool(c.strong), "miner_evidence": bool(c.miner_evidence)}
+                           for n, c in v.categories.items()},
         },
         "domains": [{**_base(r), "domains": list(r.domains),
                      "url_patterns": [js_regex(p, ignore_case=True, rule_id=r.id) for p in r.url_patterns]}
@@ -107,6 +110,9 @@ def compile_rules(sigs: SignatureSet) -> dict:
                       for r in RUNTIME_RULES.values()},
             "cpu_share_threshold": CPU_SHARE_THRESHOLD,
             "min_cpu_span_s": MIN_CPU_SPAN_S,
+            "cpu_window_s": CPU_WINDOW_S,
+            "hot_calls_per_s": HOT_CALLS_PER_S, "loop_sustain": LOOP_SUSTAIN, "min_nonce_pairs": MIN_NONCE_PAIRS,
+            "nonce_share": NONCE_SHARE, "multicore_share": MULTICORE_SHARE,
         },
         "opcodes": opcode_tables(),
     }
