@@ -182,9 +182,11 @@ def _fixture_expectations() -> dict[str, str]:
     from test_js_engine import EXPECTED as JS
     from test_js_engine import EXPECTED_OBFUSCATED as OBFUSCATED
     from test_wasm_engine import HASH_LIBRARIES, MINERS, WORKLOADS
+    from test_wasm_pow import LOOKALIKES
+    from test_wasm_pow import MINERS as POW_MINERS
 
-    wasm = {**{n: "miner" for n in MINERS}, **{n: "clean" for n in HASH_LIBRARIES + WORKLOADS},
-            "kitimport.wasm": "suspicious"}
+    wasm = {**{n: "clean" for n in HASH_LIBRARIES + WORKLOADS + LOOKALIKES},
+            **{n: "miner" for n in MINERS + POW_MINERS}, "kitimport.wasm": "suspicious"}
     return {**{f"js/{n}": v for n, v in JS.items()},
             **{f"js/obfuscated/{n}": v for n, v in OBFUSCATED.items()},
             **{f"html/{n}": v.value for n, v in HTML.items()},

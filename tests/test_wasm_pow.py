@@ -30,7 +30,7 @@ WASM = ROOT / "site_fixtures" / "wasm"
 MINERS = ["pow-sha256d.wasm", "pow-scrypt.wasm", "pow-equihash.wasm", "pow-argon2d.wasm"]
 LOOKALIKES = ["look-argon2.wasm", "look-scrypt.wasm", "look-hashlib.wasm", "look-wallet.wasm",
               "look-cipher.wasm", "blake2b.wasm", "wallet.wasm", "sha3lib.wasm", "multihash.wasm",
-              "nbody.wasm", "blur.wasm"]
+              "nbody.wasm", "blur.wasm", "filehash.wasm", "game.wasm", "hdr.wasm"]
 
 
 @pytest.fixture(scope="module")
