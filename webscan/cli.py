@@ -827,18 +827,21 @@ def extension_build(
     zip_file: Annotated[Optional[Path], typer.Option("--zip", help="Also write a zip of it "
                         "(for the Chrome Web Store or to share).")] = None,
     signatures: SigOpt = None,
+    target: Annotated[str, typer.Option("--target", help="Browser to build for: chromium (Chrome, "
+                      "Edge, Brave...) or firefox (140 or later).")] = "chromium",
 ) -> None:
     """Build the extension: the crawler's hook, the signatures compiled for its scorer, and
     declarativeNetRequest rules blocking known mining domains.
 
     Example:  webscan extension build --out dist/extension --zip dist/webscan-extension.zip
+              webscan extension build --target firefox --out dist/firefox
     """
     from webscan.extension.build import ExtensionBuildError, build
     from webscan.extension.compile import RuleCompileError
 
     sigs = _load_sigs(signatures)
     try:
-        result = build(out, sigs, zip_path=zip_file)
+        result = build(out, sigs, zip_path=zip_file, target=target)
     except (ExtensionBuildError, RuleCompileError) as e:
         _fail(str(e))
     except OSError as e:

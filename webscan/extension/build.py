@@ -28,6 +28,15 @@ SOURCE_FILES = ("background.js", "scorer.js", "wasm.js", "relay.js", "page.js",
                 "popup.html", "popup.js", "options.html", "options.js", "ui.css")
 ZIP_DATE = (2024, 1, 1, 0, 0, 0)
 """Fixed timestamps: the same inputs give the same zip, byte for byte."""
+TARGETS = ("chromium", "firefox")
+GECKO_ID = "webscan@extension.webscan"
+"""Firefox needs a stable add-on id in the manifest for MV3 storage and DNR to persist."""
+FIREFOX_MIN_VERSION = "140.0"
+"""Content scripts in world MAIN (the hook must run in the page's world) arrived in Firefox 128;
+`data_collection_permissions`, which addons.mozilla.org asks of new add-ons, in 140 (the ESR
+since 128's support ended): below it Firefox would ignore the key and `web-ext lint` warns."""
+FIREFOX_ANDROID_MIN_VERSION = "142.0"
+"""Firefox for Android reads `data_collection_permissions` from 142."""
 
 
 class ExtensionBuildError(Exception):
@@ -37,6 +46,7 @@ class ExtensionBuildError(Exception):
 @dataclass
 class BuildResult:
     out: Path
+    target: str = "chromium"
     files: dict[str, str] = field(default_factory=dict)  # relative path -> sha256
     hook_sha256: str = ""
     dnr_rules: int = 0
@@ -46,9 +56,11 @@ class BuildResult:
 
     def summary(self) -> str:
         z = f", zip {self.zip_path}" if self.zip_path else ""
-        return (f"extension {__version__} built in {self.out} ({len(self.files)} files; signatures "
-                f"{self.signatures}; {self.dnr_rules} DNR block rules{z}). Load it from "
-                "chrome://extensions with Developer mode > Load unpacked.")
+        how = ("Load it from about:debugging > This Firefox > Load Temporary Add-on (pick its "
+               "manifest.json), or sign the zip with `web-ext sign`." if self.target == "firefox" else
+               "Load it from chrome://extensions with Developer mode > Load unpacked.")
+        return (f"extension {__version__} for {self.target} built in {self.out} ({len(self.files)} files; "
+                f"signatures {self.signatures}; {self.dnr_rules} DNR block rules{z}). {how}")
 
 
 def source_dir() -> Path:
@@ -74,13 +86,39 @@ def _prepare_out(out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
 
 
+def for_target(manifest: dict, target: str) -> dict:
+    """The source manifest (written for Chromium) as the target browser reads MV3.
+
+    Firefox: a background event page (`background.scripts`, still an ES module) instead of a
+    service worker, which Firefox does not run for extensions; an add-on id, a minimum version
+    and the data it may send (none required; the opt-in reports are website activity) under
+    `browser_specific_settings.gecko`; no `minimum_chrome_version`. Everything else (content
+    scripts in world MAIN at document_start, declarativeNetRequest, action, storage,
+    notifications, chrome.* with promises) Firefox reads the same."""
+    if target not in TARGETS:
+        raise ExtensionBuildError(f"unknown --target {target!r}; choose one of {', '.join(TARGETS)}")
+    m = json.loads(json.dumps(manifest))
+    if target == "firefox":
+        bg = m.get("background", {})
+        m["background"] = {"scripts": [bg.get("service_worker", "background.js")],
+                           **({"type": bg["type"]} if "type" in bg else {})}
+        m.pop("minimum_chrome_version", None)
+        m["browser_specific_settings"] = {"gecko": {
+            "id": GECKO_ID, "strict_min_version": FIREFOX_MIN_VERSION,
+            # reports to a webscan service are off unless the user turns them on (options page)
+            "data_collection_permissions": {"required": ["none"], "optional": ["websiteActivity"]}},
+            "gecko_android": {"strict_min_version": FIREFOX_ANDROID_MIN_VERSION}}
+    return m
+
+
 def _json(data: object) -> bytes:
     return (json.dumps(data, indent=1, ensure_ascii=False) + "\n").encode("utf-8")
 
 
 def build(out: Path, sigs: SignatureSet, *, zip_path: Path | None = None,
-          source: Path | None = None) -> BuildResult:
-    """Write the unpacked extension to `out` (and a zip of it to `zip_path`)."""
+          source: Path | None = None, target: str = "chromium") -> BuildResult:
+    """Write the unpacked extension for `target` (chromium or firefox) to `out` (and a zip of
+    it to `zip_path`)."""
     src = source or source_dir()
     manifest_path = src / "manifest.json"
     try:
@@ -88,6 +126,7 @@ def build(out: Path, sigs: SignatureSet, *, zip_path: Path | None = None,
     except (OSError, ValueError) as e:
         raise ExtensionBuildError(f"{manifest_path}: cannot read it as JSON: {e}") from None
     manifest["version"] = __version__
+    manifest = for_target(manifest, target)
     hook = hook_source()
     outputs: dict[str, bytes] = {}
     for name in SOURCE_FILES:
@@ -108,7 +147,7 @@ def build(out: Path, sigs: SignatureSet, *, zip_path: Path | None = None,
     outputs["dnr-bundled.json"] = _json(rules)
 
     _prepare_out(out)
-    result = BuildResult(out=out, hook_sha256=hashlib.sha256(hook.encode("utf-8")).hexdigest(),
+    result = BuildResult(out=out, target=target, hook_sha256=hashlib.sha256(hook.encode("utf-8")).hexdigest(),
                          dnr_rules=len(rules), dnr_skipped=skipped,
                          signatures=f"{sigs.version} ({sigs.digest})")
     for rel, data in sorted(outputs.items()):
@@ -116,7 +155,7 @@ def build(out: Path, sigs: SignatureSet, *, zip_path: Path | None = None,
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
         result.files[rel] = hashlib.sha256(data).hexdigest()
-    info = {"webscan": __version__, "signatures": {"version": sigs.version, "digest": sigs.digest},
+    info = {"webscan": __version__, "target": target, "signatures": {"version": sigs.version, "digest": sigs.digest},
             "hook_sha256": result.hook_sha256, "dnr_rules": len(rules), "dnr_hosts_not_blocked": skipped,
             "files": result.files}
     (out / BUILD_INFO).write_bytes(_json(info))
