@@ -14,14 +14,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import socket
 import sys
+from urllib.parse import urlsplit
 
 from webscan.crawl.runner import CrawlOptions, crawl
 from webscan.crawl.sites import Site
-from webscan.model import Report
+from webscan.model import Report, VerdictLabel
+from webscan.net.egress import EgressPolicy, EgressRefused
 from webscan.net.resolve import resolver_for
 
 
+CONNECT_TIMEOUT_S = 10.0
 STAGE_PREFIX = "webscan-stage: "
 """A stderr line the service reads while the audit runs (its progress page shows it)."""
 
@@ -29,6 +33,32 @@ STAGE_PREFIX = "webscan-stage: "
 def stage(name: str) -> None:
     sys.stderr.write(STAGE_PREFIX + name + "\n")
     sys.stderr.flush()
+
+
+def unreachable(url: str, egress: EgressPolicy) -> str | None:
+    """Why nothing answers at the page's address (None when something does).
+
+    Asked before the browser starts because, through the egress proxy, a plain-http page whose
+    server is down does not fail in the browser: the proxy answers for it (502), and the crawl
+    would watch that answer and call the page clean. Direct connections fail the navigation
+    instead; this gives the audit the same error. Addresses the policy refuses are left to the
+    crawl, which reports the refusal itself."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
+        addresses = egress.resolve(parts.hostname or "")
+    except (ValueError, EgressRefused):
+        return None
+    why = "no address"
+    for address in addresses:
+        try:
+            with socket.create_connection((address.split("%")[0], port),
+                                          timeout=CONNECT_TIMEOUT_S):
+                return None
+        except OSError as e:
+            why = e.strerror or type(e).__name__
+    return (f"the site could not be reached: connecting to {parts.hostname}:{port} failed "
+            f"({why})")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -58,6 +88,13 @@ def main(argv: list[str] | None = None) -> int:
                            browser=args.browser, browser_args=tuple(args.browser_arg),
                            sig_dirs=tuple(args.signatures), egress=egress)
     reports: list[Report] = []
+    down = unreachable(args.url, egress) if egress is not None else None
+    if down is not None:
+        sys.stdout.write(Report(url=args.url, verdict=VerdictLabel.error, score=0.0,
+                                explanation=f"Could not be analysed: {down}.", error=down)
+                         .model_dump_json() + "\n")
+        sys.stdout.flush()
+        return 0
     asyncio.run(crawl([Site(given=args.url, url=args.url)], options, reports.append,
                       on_start=lambda _site: stage("loading"),
                       on_observed=lambda _site: stage("judging")))

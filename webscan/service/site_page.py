@@ -51,7 +51,8 @@ def why_in_words(text: str, window_s: float, nav_timeout_s: float) -> tuple[str,
         return (f"The page never finished loading (we wait {nav_timeout_s:.0f} s for it).",
                 "Check that the site is up and loads in your own browser, then try again.")
     if any(w in low for w in ("connection_refused", "unreachable", "connection refused",
-                              "err_connection", "err_address", "refused by the egress")):
+                              "err_connection", "err_address", "refused by the egress",
+                              "could not be reached", "err_tunnel_connection_failed")):
         return ("The site could not be reached: nothing answered at this address.",
                 "Check that the address is right and the site is up, then try again.")
     if "control characters" in low or "absolute http" in low or "no usable host" in low \
