@@ -4,8 +4,11 @@ generated requests (valid and invalid), and none may answer 5xx.
 Started without --allow-private and with a resolver table (service_support.TEST_NAMES, whose
 one name is loopback): generated audit URLs are refused (private, not in the table, or
 malformed: 400/422) instead of launching browsers, and no generated host name becomes a DNS
-query, so nothing here reaches beyond 127.0.0.1. GET /v1/audits/{id} is pointed at audits written into the database beforehand (done,
-failed, queued), so its 200 path is exercised too, not only 404/422.
+query, so nothing here reaches beyond 127.0.0.1; generated monitors are refused the same way. GET
+/v1/audits/{id} is pointed at audits written into the database beforehand (done, failed,
+queued), and PATCH/DELETE /v1/monitors/{id} at monitors written likewise, so their 200 paths
+are exercised too, not only 404/422. The service has no API key here: the monitors' routes are
+open to the generated requests exactly as audits are.
 
 Only `not_a_server_error` is enforced (plus, from the service's own /metrics, that every
 route answered and none with 5xx). The other default checks flag things that are by design or
@@ -46,6 +49,10 @@ OPERATIONS = {
     ("GET", "/v1/audits/{audit_id}"),
     ("POST", "/v1/scan"),
     ("GET", "/v1/signatures"),
+    ("POST", "/v1/monitors"),
+    ("GET", "/v1/monitors"),
+    ("PATCH", "/v1/monitors/{monitor_id}"),
+    ("DELETE", "/v1/monitors/{monitor_id}"),
 }
 SITE_URLS = st.from_regex(r"\A[hH][tT][tT][pP][sS]?://([a-z0-9-]{1,20}\.){0,3}[a-z]{2,6}"
                           r"(:[0-9]{1,5})?(/[!-~]{0,40})?\Z")
@@ -80,26 +87,42 @@ def _seed_audits(db: str) -> list[str]:
     return [r[0] for r in rows]
 
 
+def _seed_monitors(db: str) -> list[str]:
+    """Monitors as POST /v1/monitors leaves them (one paused), due in a day: the generated
+    PATCH and DELETE reach their 200/204 paths, and nothing fires during the run."""
+    now = time.time()
+    ids = [uuid.uuid4().hex for _ in range(3)]
+    with sqlite3.connect(db) as conn:
+        conn.executemany(
+            "INSERT INTO monitors (id, url, origin, domain, every_s, webhook, secret, paused, "
+            "created_at, next_run_at) VALUES (?, 'https://miner.example/', "
+            "'https://miner.example', 'miner.example', 86400, 'https://hooks.example/w', ?, ?, "
+            "?, ?)", [(i, uuid.uuid4().hex, n == 0, now, now + 86400) for n, i in enumerate(ids)])
+    conn.close()
+    return ids
+
+
 @pytest.fixture(scope="module")
-def served(tmp_path_factory) -> Iterator[tuple[ServeProcess, list[str]]]:
+def served(tmp_path_factory) -> Iterator[tuple[ServeProcess, dict[str, list[str]]]]:
     db = tmp_path_factory.mktemp("schemathesis") / "s.db"
     with ServeProcess("--db", sqlite_url(db), "--rate-limit", "0") as server:
-        yield server, _seed_audits(str(db))
+        yield server, {"audit_id": _seed_audits(str(db)), "monitor_id": _seed_monitors(str(db))}
 
 
 @pytest.fixture(scope="module")
 def api_schema(served):
-    server, audit_ids = served
+    server, seeded = served
     loaded = schemathesis.openapi.from_url(server.base + "/openapi.json", timeout=30)
 
     @loaded.hook
     def flatmap_path_parameters(context, path_parameters):
-        # Either the generated id or one of the seeded audits.
-        if "audit_id" not in (path_parameters or {}):
+        # Either the generated id or one of the seeded audits or monitors.
+        name = next((n for n in seeded if n in (path_parameters or {})), None)
+        if name is None:
             return st.just(path_parameters)
         return st.one_of(st.just(path_parameters),
-                         st.sampled_from(audit_ids).map(
-                             lambda i: {**path_parameters, "audit_id": i}))
+                         st.sampled_from(seeded[name]).map(
+                             lambda i: {**path_parameters, name: i}))
 
     @loaded.hook
     def flatmap_query(context, query):
@@ -156,6 +179,10 @@ def test_run_reached_every_operation_without_5xx(served):
         "a generated audit URL was queued"
     routes = {ln.split('route="')[1].split('"')[0] for ln in lines}
     assert {path for _, path in OPERATIONS} <= routes
-    for route in ("/v1/audits/{audit_id}", "/v1/verdicts", "/v1/reports", "/v1/scan"):
+    for route in ("/v1/audits/{audit_id}", "/v1/verdicts", "/v1/reports", "/v1/scan",
+                  "/v1/monitors"):
         assert any(f'route="{route}",method="GET' in ln or f'route="{route}",method="POST' in ln
                    for ln in lines if 'status="200"' in ln), route
+    # a seeded monitor was paused, resumed or deleted (2xx), not only 404/422
+    assert any('route="/v1/monitors/{monitor_id}"' in ln and 'status="2' in ln
+               for ln in lines), lines
