@@ -295,12 +295,31 @@ def test_packer_shape_checks_are_bounded_per_script(scanner, monkeypatch):
     calls = []
     real = deob.packer_slice
 
-    def counting(call, arg, tables=None):
+    def counting(call, arg, tables=None, budget=None):
         calls.append(tables)
-        return real(call, arg, tables)
+        return real(call, arg, tables, budget)
 
     monkeypatch.setattr(deob, "packer_slice", counting)
     src = "function f(x) { return x; }\n" + "".join(f"eval(f(x{i}));\n" for i in range(3000))
     scanner.analyse_bytes(src.encode(), "many.js")
     assert len(calls) == js_engine.MAX_SLICE_TRIES
     assert all(t is calls[0] for t in calls) and len(calls[0]) == 1  # one table: the program's
+
+
+def test_packer_shape_walks_share_one_node_budget_per_script(scanner, monkeypatch):
+    """In `eval(eval(eval(...)))` every call's subtree holds the next calls: the walks of all
+    the call sites of a script share MAX_SLICE_NODES, so the nest costs one budget, not one
+    walk of the whole nest per call site (64 of them)."""
+    budgets = []
+    real = deob.packer_slice
+
+    def recording(call, arg, tables=None, budget=None):
+        budgets.append(budget)
+        return real(call, arg, tables, budget)
+
+    monkeypatch.setattr(deob, "packer_slice", recording)
+    src = "x = " + "eval(" * 20_000 + '"1"' + ")" * 20_000 + ";\n"
+    scanner.analyse_bytes(src.encode(), "nest.js")
+    assert len(budgets) > 1 and all(b is budgets[0] for b in budgets)
+    assert 0 <= budgets[0].nodes < deob.MAX_SLICE_NODES  # used, and never past its end
+

@@ -544,7 +544,10 @@ MIN_PACKED_ARRAY = 32
 MAX_SLICE_DEFS = 32
 """Declarations a slice may pull in (the decoder, its helpers, its tables, its input)."""
 MAX_SLICE_NODES = 200_000
-"""Syntax nodes walked to collect a slice's names; a decoder is a few hundred."""
+"""Syntax nodes walked to collect slices' names, all call sites of one script together (a
+decoder is a few hundred). Per script, not per call: in `eval(eval(eval(...)))` each call's
+subtree holds the next ones, so a budget per call cost 64 walks of the whole nest (an 8 KB
+nest took 1.4 s, a 64 KB one 5.5 s and 336 MB in bench_adversarial's js-nest-eval)."""
 MAX_SCOPE_HOPS = 64
 """Steps up the tree from the call to find the scopes it can see (each costs O(depth))."""
 KNOWN_GLOBALS = frozenset((
@@ -563,6 +566,13 @@ _DECL_TYPES = ("variable_declaration", "lexical_declaration")
 
 
 @dataclass
+class SliceBudget:
+    """What is left of MAX_SLICE_NODES for one script's packer-shape checks."""
+
+    nodes: int = MAX_SLICE_NODES
+
+
+@dataclass
 class PackerSlice:
     """The minimal program that recomputes a packed payload: the declarations the call needs,
     in source order, then the call itself (eval/Function/setTimeout, captured by the sandbox)."""
@@ -573,7 +583,8 @@ class PackerSlice:
 
 
 def packer_slice(call: Node, arg: Node,
-                 tables: dict[int, dict[str, tuple[Node, Node | None]]] | None = None) -> PackerSlice | None:
+                 tables: dict[int, dict[str, tuple[Node, Node | None]]] | None = None,
+                 budget: SliceBudget | None = None) -> PackerSlice | None:
     """The slice to evaluate when `call` (an eval/Function/setTimeout call site whose argument
     `arg` did not fold statically) has a packer shape, else None.
 
@@ -584,7 +595,7 @@ def packer_slice(call: Node, arg: Node,
     outside function bodies is defined in the file or a builtin. Cheap: a few steps up the
     tree and a walk over the decoder's own nodes, never the whole file. `tables` keeps each
     block's declarations between the calls of one script (a block of n statements is read
-    once, not once per call site in it)."""
+    once, not once per call site in it), and `budget` the nodes its walks may still visit."""
     expr = unparen(arg)
     if expr.type not in ("identifier", "call_expression", "new_expression"):
         return None
@@ -600,6 +611,9 @@ def packer_slice(call: Node, arg: Node,
     if fn is None:
         return None
     fn = unparen(fn)
+    if fn.type == "identifier" and (fn.text or b"").decode("utf-8", "replace") not in KNOWN_GLOBALS \
+            and scopes.lookup((fn.text or b"").decode("utf-8", "replace")) is None:
+        return None  # a function from another script: the slice could only throw (no walk needed)
     if fn.type in ("member_expression", "subscript_expression"):
         # a method chain on data ("...".split('').reverse().join('')) for eval/Function only:
         # a timer fed `this.tick.bind(this)` is a callback, not a payload
@@ -614,7 +628,7 @@ def packer_slice(call: Node, arg: Node,
             return None
     args = expr.child_by_field_name("arguments")
     iife = fn.type in ("function_expression", "arrow_function")
-    walker = _SliceWalk()
+    walker = _SliceWalk(SliceBudget() if budget is None else budget)
     # a zero-argument IIFE keeps its data in its own body
     if not walker.walk(call, data_in_functions=iife and (args is None or not args.named_children)):
         return None
@@ -688,20 +702,20 @@ class _SliceWalk:
     else taken as the function's own locals). Data literals count only outside function
     bodies, unless `data_in_functions`."""
 
-    def __init__(self) -> None:
+    def __init__(self, budget: SliceBudget) -> None:
         self.strict: list[str] = []
         self.soft: list[str] = []
         self._seen: set[str] = set()
         self.longest = 0
-        self.budget = MAX_SLICE_NODES
+        self.budget = budget
 
     def walk(self, root: Node, *, data_in_functions: bool = False) -> bool:
         stack: list[tuple[Node, bool]] = [(root, root.type in _FUNCTION_NODES)]
         while stack:
             n, in_fn = stack.pop()
-            self.budget -= 1
-            if self.budget < 0:
+            if self.budget.nodes <= 0:
                 return False
+            self.budget.nodes -= 1
             t = n.type
             if t in ("string", "template_string"):
                 if not in_fn or data_in_functions:

@@ -153,6 +153,7 @@ class _Scan:
     sandbox_jobs: list[tuple[int, deob.PackerSlice]] = field(default_factory=list)
     slice_tries: int = 0
     scope_tables: dict = field(default_factory=dict)
+    slice_budget: deob.SliceBudget = field(default_factory=deob.SliceBudget)
     normalise: bool = False  # names or keys hidden in concatenations: rewrite the script
     folder: deob.Folder = field(default_factory=deob.Folder)
     deep: "_DeepZones" = field(default_factory=lambda: _DeepZones([]))
@@ -914,7 +915,7 @@ class JsEngine:
         if (v is None and len(scan.sandbox_jobs) < MAX_SANDBOX_RUNS and scan.slice_tries < MAX_SLICE_TRIES
                 and not scan.deep.contains(call.start_byte)):
             scan.slice_tries += 1
-            job = deob.packer_slice(call, body, scan.scope_tables)  # a decoder only a JS engine can run
+            job = deob.packer_slice(call, body, scan.scope_tables, scan.slice_budget)  # a decoder only a JS engine can run
             if job is not None:
                 scan.sandbox_jobs.append((call.start_byte, job))
         if v is None or not v[0].strip():
