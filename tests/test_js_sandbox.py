@@ -287,21 +287,28 @@ def test_sandbox_dies_with_its_parent():
         pytest.fail(f"sandbox process {child_pid} outlived its parent")
 
 
+def _record_slice_calls(monkeypatch) -> list[tuple]:
+    """Every packer_slice call's (tables, budget), the real function still doing the work."""
+    seen: list[tuple] = []
+    real = deob.packer_slice
+
+    def recording(call, arg, tables=None, budget=None):
+        seen.append((tables, budget))
+        return real(call, arg, tables, budget)
+
+    monkeypatch.setattr(deob, "packer_slice", recording)
+    return seen
+
+
 def test_packer_shape_checks_are_bounded_per_script(scanner, monkeypatch):
     """Thousands of eval(f(x)) call sites buy at most MAX_SLICE_TRIES shape checks, and each
     block's declarations are read once for all of them."""
     from webscan.js import engine as js_engine
 
-    calls = []
-    real = deob.packer_slice
-
-    def counting(call, arg, tables=None, budget=None):
-        calls.append(tables)
-        return real(call, arg, tables, budget)
-
-    monkeypatch.setattr(deob, "packer_slice", counting)
+    seen = _record_slice_calls(monkeypatch)
     src = "function f(x) { return x; }\n" + "".join(f"eval(f(x{i}));\n" for i in range(3000))
     scanner.analyse_bytes(src.encode(), "many.js")
+    calls = [tables for tables, _ in seen]
     assert len(calls) == js_engine.MAX_SLICE_TRIES
     assert all(t is calls[0] for t in calls) and len(calls[0]) == 1  # one table: the program's
 
@@ -310,16 +317,9 @@ def test_packer_shape_walks_share_one_node_budget_per_script(scanner, monkeypatc
     """In `eval(eval(eval(...)))` every call's subtree holds the next calls: the walks of all
     the call sites of a script share MAX_SLICE_NODES, so the nest costs one budget, not one
     walk of the whole nest per call site (64 of them)."""
-    budgets = []
-    real = deob.packer_slice
-
-    def recording(call, arg, tables=None, budget=None):
-        budgets.append(budget)
-        return real(call, arg, tables, budget)
-
-    monkeypatch.setattr(deob, "packer_slice", recording)
+    seen = _record_slice_calls(monkeypatch)
     src = "x = " + "eval(" * 20_000 + '"1"' + ")" * 20_000 + ";\n"
     scanner.analyse_bytes(src.encode(), "nest.js")
+    budgets = [budget for _, budget in seen]
     assert len(budgets) > 1 and all(b is budgets[0] for b in budgets)
     assert 0 <= budgets[0].nodes < deob.MAX_SLICE_NODES  # used, and never past its end
-
