@@ -5,7 +5,8 @@
  * approach 2), busy time, control and Wasm call counting (the hashing loop) on; records go to
  * relay.js as DOM events carrying JSON strings, the only thing both worlds can read. They wait
  * here until the relay says "ready", which it does once the frame has loaded: no call crosses
- * the worlds during a page load.
+ * the worlds during a page load. The hook is lazy: its worker channel and the page's long-task
+ * observer start only then too (workers hold their records until the channel answers).
  */
 (function () {
   "use strict";
@@ -17,8 +18,8 @@
     dispatch.call(doc, new CE("webscan:record", { detail: s }));
   }
   listen.call(doc, "webscan:relay", function (e) {
-    if (e.detail === "ready" && !ready) { ready = true; queue.splice(0).forEach(post); }
+    if (e.detail === "ready" && !ready) { ready = true; queue.splice(0).forEach(post); if (ctl) ctl.ready(); }
     else if (e.detail === "stop" && ctl) ctl.stop();
   });
-  ctl = hook(post, { frames: true, workers: true, cpu: true, control: true, calls: true });
+  ctl = hook(post, { frames: true, workers: true, cpu: true, control: true, calls: true, lazy: true });
 })();

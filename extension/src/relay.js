@@ -47,6 +47,7 @@
     }, () => {});
     chrome.runtime.onMessage.addListener((m) => { if (m && m.type === "stop") tell("stop"); });
     tell("ready");  // the page world (installed at document_start, before us) hands over its records
+    resources();
     send();
   }
   setTimeout(wake, WAKE_MS);  // a frame that never finishes loading still reports
@@ -57,18 +58,22 @@
     loads.push({ url, context });
     later();
   }
+  // The navigation entry is queued once the load event is over: waking on it, rather than in a
+  // load listener, keeps even our listener out of the page's load time. What the frame loaded
+  // is read then too, from the resource timing buffer (a browser keeps 250 entries unless the
+  // page asks for more; later loads arrive live): no observer callback runs during the load.
+  function resources() {
+    try {
+      new PerformanceObserver((list) => {
+        for (const e of list.getEntries()) {
+          if (LOAD_TYPES.has(e.initiatorType)) note(e.name, `${e.initiatorType} loaded by ${location.href}`);
+        }
+      }).observe({ type: "resource", buffered: true });
+    } catch (e) { /* no resource timing: sockets, workers and Wasm URLs still come from the hook */ }
+  }
   try {
-    const po = new PerformanceObserver((list) => {
-      for (const e of list.getEntries()) {
-        // The navigation entry is queued once the load event is over: waking here, rather than
-        // in a load listener, keeps even our listener out of the page's load time.
-        if (e.entryType === "navigation") setTimeout(wake, 0);
-        else if (LOAD_TYPES.has(e.initiatorType)) note(e.name, `${e.initiatorType} loaded by ${location.href}`);
-      }
-    });
-    po.observe({ type: "resource", buffered: true });
-    po.observe({ type: "navigation" });
-  } catch (e) { /* no resource timing: sockets, workers and Wasm URLs still come from the hook */ }
+    new PerformanceObserver(() => setTimeout(wake, 0)).observe({ type: "navigation" });
+  } catch (e) { /* the WAKE_MS timer wakes us */ }
   addEventListener("error", (e) => {
     const t = e.target;
     if (t && t !== window && t.tagName && /^(SCRIPT|IFRAME|EMBED|OBJECT|LINK)$/.test(t.tagName)) {

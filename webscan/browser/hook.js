@@ -16,8 +16,11 @@
  *            stop() can terminate and close them (and any started later).
  *            {calls: true} counts calls of every Wasm export (and crypto.subtle.digest) and
  *            samples their inputs for a counting nonce (the hashing loop, see below).
+ *            {lazy: true}: what the page's load does not need (the worker channel, the page's
+ *            long-task observer) waits until the embedder calls ready() on the returned object
+ *            (the extension does once the frame has loaded), so it costs the load nothing.
  *            All default to off: the crawler passes {frames: false, calls: true}.
- * Returns    {stop()} when options.control, else undefined.
+ * Returns    {stop(), ready()} when options.control, else undefined.
  * Records (JSON): {t:"wasm", api, size, k, b64?, url?} | {t:"worker", kind, url, src?}
  *                 | {t:"socket", url} | {t:"frame", url, dir, data} | {t:"cpu", busy, span}
  *                 | {t:"calls", k, fn, rid, calls, span, pairs, nonce}  (k ties calls to a
@@ -43,6 +46,10 @@
   var MAX_BYTES = 64 << 20, MAX_RECORDS = 256, MAX_SRC = 2 << 20;
   var sent = 0, queue = [], seen = new Set(), blobs = new Map();
   var send = typeof sink === "function" ? sink : null;
+  var timeout = G.setTimeout, pending = options.lazy && options.control ? [] : null;
+  function later(f) {  // a task from now, or (options.lazy) a task after ready()
+    if (pending) pending.push(f); else R.apply(timeout, G, [f, 0]);
+  }
 
   function takeSink() {
     if (!send && typeof sink === "string" && typeof G[sink] === "function") {
@@ -383,10 +390,10 @@
   // (so revoking the page's URL right away is fine); same-origin script workers get
   // importScripts / import() of the absolute URL, and in there `base` makes relative URLs and
   // `location` behave as under the original URL. Anything else runs untouched.
-  // The top realm opens the channel a task after its first worker starts, as a channel's first
-  // use costs the page milliseconds inside `new Worker()`; until the top realm has answered a
+  // The top realm opens the channel a task after its first worker starts (options.lazy: after
+  // ready()), as a channel's first use costs the page milliseconds inside `new Worker()`; until the top realm has answered a
   // worker's HELLO (or announced itself) with READY, the worker holds its records.
-  var HELLO = "webscan:hello", READY = "webscan:ready", timeout = G.setTimeout;
+  var HELLO = "webscan:hello", READY = "webscan:ready";
   var kids = options.workers ? childOptions() : null;
   function childOptions() {
     var c = options.child || { channel: "webscan-" + Math.random().toString(36).slice(2) + Date.now().toString(36) };
@@ -409,7 +416,7 @@
   function listen() {  // the top realm opens the channel after its first worker: no cost before
     if (listening || options.child) return;
     listening = true;
-    R.apply(timeout, G, [function () {
+    later(function () {
       try {
         var bc = new G.BroadcastChannel(kids.child.channel);
         bc.onmessage = function (ev) {  // only the top realm listens: no duplicates
@@ -422,7 +429,7 @@
         };
         bc.postMessage(READY);
       } catch (e) {}
-    }, 0]);
+    });
   }
   // Each Blob and each Blob URL costs the page a synchronous round trip to the browser (about a
   // millisecond each here): one Blob of hook source + script per distinct worker script, its URL
@@ -567,11 +574,13 @@
         }
       } catch (e) {}
     } else if (typeof G.PerformanceObserver === "function") {
-      try {
-        new G.PerformanceObserver(function (list) {
-          list.getEntries().forEach(function (e) { timed += e.duration; });
-        }).observe({ type: "longtask", buffered: true });
-      } catch (e) {}
+      later(function () {  // observing long tasks has the renderer time every task: not during the load
+        try {
+          new G.PerformanceObserver(function (list) {
+            list.getEntries().forEach(function (e) { timed += e.duration; });
+          }).observe({ type: "longtask", buffered: true });
+        } catch (e) {}
+      });
     }
     R.apply(beat, G, [function () {
       var t = now(), span = t - last, busy = Math.min(span, Math.max(timed, span - 1000));
@@ -582,6 +591,7 @@
   }
 
   if (options.control) return {
-    stop: function () { stopped = true; live.splice(0).forEach(kill); }
+    stop: function () { stopped = true; live.splice(0).forEach(kill); },
+    ready: function () { if (pending) pending.splice(0).forEach(function (f) { R.apply(timeout, G, [f, 0]); }); pending = null; }
   };
 })
