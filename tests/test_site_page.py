@@ -163,12 +163,22 @@ def test_a_person_checks_a_miner_then_a_benign_page(service, srv, page, axe, tmp
         assert near(banner_colour(page), CLEAN_GREEN)
         assert_accessible(page, axe)
 
-    # the site's page lists both audits, links them, and shows the shared verdict
+        # a monitor (this service has no API keys), paused: the page lists it as it is
+        made = api.post("/v1/monitors", json={"url": srv.url("/benign/chat.html"),
+                                              "every": "1d", "webhook": srv.url("/hook")})
+        assert made.status_code == 201, made.text
+        api.patch(f"/v1/monitors/{made.json()['id']}", json={"paused": True})
+
+    # the site's page lists both audits, links them, and shows the shared verdict and monitors
     page.goto(f"{service.base}/sites/127.0.0.1")
     links = page.locator("a[href^='/audits/']")
     hrefs = {links.nth(i).get_attribute("href") for i in range(links.count())}
     assert {f"/audits/{audit_id}", f"/audits/{benign_id}"} <= hrefs
     assert "miner" in page.inner_text("section[aria-labelledby=shared-title]")
+    watched = page.inner_text("section[aria-labelledby=monitors-title]")
+    assert srv.url("/benign/chat.html") in watched and "1d" in watched and "paused" in watched
+    assert srv.url("/hook") not in page.content()  # the webhook is the owner's, not public
+    page.screenshot(path=str(tmp_path / "site.png"), full_page=True)
     assert_accessible(page, axe)
     assert page.outside == []
 
