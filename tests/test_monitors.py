@@ -13,11 +13,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import ssl
+import subprocess
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import httpx
 import pytest
@@ -25,6 +29,7 @@ import pytest
 from service_support import ServeProcess, sqlite_url
 from site_fixtures.server import FixtureServer
 from test_browser_support import chromium_or_skip
+from test_service_postgres import pg_url  # noqa: F401 - a fixture (a throwaway cluster)
 
 chromium_or_skip(allow_module_level=True)
 
@@ -272,3 +277,111 @@ def _unix(text: str) -> float:
     from datetime import datetime
 
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def two_stores(request, tmp_path):  # noqa: ANN001, ANN201
+    """Two Store objects on one database, as two service processes (`--workers 2`) have."""
+    from webscan.service.store import Store
+
+    url = sqlite_url(tmp_path / "two.db") if request.param == "sqlite" \
+        else request.getfixturevalue("pg_url")
+    stores = (Store(url), Store(url))
+    yield stores
+    for s in stores:
+        s.close()
+
+
+def test_each_firing_and_each_result_is_taken_by_one_process(two_stores):
+    """The scheduler's compare-and-set, on each database the service runs on: of two
+    processes that both see a monitor due, one queues its audit; of two that both see the
+    audit done, one records it (and so one calls the webhook)."""
+    from webscan.model import Report, VerdictLabel
+
+    a, b = two_stores
+    now = a.clock()
+    row = dict(id=uuid.uuid4().hex, url="https://shop.example/", origin="https://shop.example",
+               domain="shop.example", every_s=3600.0, webhook="https://hooks.example/w",
+               secret="s" * 64, paused=False, created_at=now, next_run_at=now)
+    a.create_monitor(row)
+    due_a, due_b = a.due_monitors(now + 1), b.due_monitors(now + 1)
+    assert due_a == due_b == [(row["id"], now)]
+    taken = [s.claim_monitor(row["id"], now, now + 3600) for s in (a, b)]
+    assert sorted(taken) == [False, True]
+    assert a.due_monitors(now + 1) == []  # not due again before its next run
+
+    audit = a.create_audit(row["url"], row["origin"], row["domain"], "monitor")
+    assert a.update_monitor(row["id"], pending_audit_id=audit.id)
+    assert b.waiting_monitors() == [(row["id"], audit.id, "queued", None)]
+    a.start_audit(audit.id)
+    a.finish_audit(audit.id, Report(url=row["url"], verdict=VerdictLabel.miner, score=0.9,
+                                    explanation="seeded"), None)
+    assert b.waiting_monitors() == [(row["id"], audit.id, "done", "miner")]
+    settled = [s.settle_monitor(row["id"], audit.id, {"last_verdict": "miner"})
+               for s in (b, a)]
+    assert settled[1] is None and settled[0]["pending_audit_id"] == audit.id
+    assert a.monitor_rows(monitor_id=row["id"])[0]["last_verdict"] == "miner"
+    assert a.waiting_monitors() == []
+
+    a.update_monitor(row["id"], paused=True, next_run_at=now)
+    assert b.due_monitors(now + 1) == []  # paused: never due
+    assert b.delete_monitor(row["id"]) and not a.delete_monitor(row["id"])
+
+
+@pytest.fixture
+def https_receiver(tmp_path) -> Iterator[tuple[int, Path, list[Call]]]:
+    """An HTTPS receiver on 127.0.0.1 whose certificate names hooks.test (made with the
+    openssl command); yields its port, the certificate to trust, and the calls it got."""
+    cert, key = tmp_path / "hooks.pem", tmp_path / "hooks.key"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", "/CN=hooks.test", "-addext", "subjectAltName=DNS:hooks.test",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    calls: list[Call] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_POST(self) -> None:  # noqa: N802
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            calls.append(Call({k.lower(): v for k, v in self.headers.items()}, body, 204))
+            self.send_response(204)
+            self.end_headers()
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(cert, key)
+    server.socket = tls.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield server.server_address[1], cert, calls
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_an_https_webhook_is_reached_at_the_checked_address_with_its_name_verified(
+        https_receiver):
+    """The webhook's name is resolved by the service's own policy (here a resolver table,
+    never DNS) and the connection goes to that address; TLS still checks the certificate
+    against the name, and the policy still refuses private addresses unless allowed."""
+    from webscan.net.resolve import TableResolver
+    from webscan.service.monitors import post_webhook
+    from webscan.net.egress import EgressRefused
+    from webscan.service.targets import audit_policy
+
+    port, cert, calls = https_receiver
+    names = TableResolver({"hooks.test": ["127.0.0.1"], "other.test": ["127.0.0.1"]})
+    trust = ssl.create_default_context(cafile=str(cert))
+    policy = audit_policy(names, allow_private=True)
+    status = post_webhook(f"https://hooks.test:{port}/hook?k=1", b'{"event":"x"}',
+                          {"Content-Type": "application/json"}, policy, tls=trust)
+    assert status == 204 and calls[0].body == b'{"event":"x"}'
+    assert calls[0].headers["host"] == f"hooks.test:{port}"
+
+    with pytest.raises(ssl.SSLCertVerificationError):  # same address, a name the cert lacks
+        post_webhook(f"https://other.test:{port}/hook", b"{}", {}, policy, tls=trust)
+    with pytest.raises(EgressRefused, match="loopback"):
+        post_webhook(f"https://hooks.test:{port}/hook", b"{}", {},
+                     audit_policy(names, allow_private=False), tls=trust)
+    assert len(calls) == 1

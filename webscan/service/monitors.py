@@ -25,6 +25,8 @@ import http.client
 import logging
 import re
 import secrets
+import socket
+import ssl
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
@@ -36,6 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from webscan.model import PAGE_URL_PATTERN, Audit, AuditStatus, VerdictLabel
+from webscan.net.egress import EgressPolicy
 from webscan.service.store import Store
 from webscan.service.targets import (Resolver, TargetRefused, audit_policy, check_target,
                                      resolver_for, split_target)
@@ -308,7 +311,7 @@ class MonitorScheduler:
             await asyncio.sleep(delay)
             try:
                 status = await run_in_threadpool(self._post, row["webhook"], body, headers)
-            except (OSError, http.client.HTTPException, TargetRefused) as e:
+            except (OSError, http.client.HTTPException, ValueError) as e:
                 outcome = f"attempt {attempt} failed: {e}"
                 continue
             if 200 <= status < 300:
@@ -322,27 +325,47 @@ class MonitorScheduler:
             row["id"], last_delivery=f"{outcome} at {datetime.now(timezone.utc):%Y-%m-%d %H:%M:%S} UTC"))
 
     def _post(self, url: str, body: bytes, headers: dict[str, str]) -> int:
-        """One POST, to an address the service's egress policy allows (checked now: the
-        webhook's name may point elsewhere than when the monitor was made). Plain http connects
-        to the checked address itself; https connects by name (TLS needs it)."""
-        parts = urlsplit(url)
         policy = audit_policy(_resolver_of(self.config), allow_private=self.config.allow_private,
                               deny=self.config.deny_cidrs)
-        addresses = policy.resolve(parts.hostname or "")
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        if parts.scheme == "https":
-            conn: http.client.HTTPConnection = http.client.HTTPSConnection(
-                parts.hostname, port, timeout=WEBHOOK_TIMEOUT_S)
-        else:
-            conn = http.client.HTTPConnection(addresses[0], port, timeout=WEBHOOK_TIMEOUT_S)
-        try:
-            conn.request("POST", path, body=body, headers={**headers, "Host": parts.netloc})
-            response = conn.getresponse()
-            response.read(65536)
-            return response.status
-        finally:
-            conn.close()
+        return post_webhook(url, body, headers, policy)
+
+
+def post_webhook(url: str, body: bytes, headers: dict[str, str], policy: EgressPolicy,
+                 tls: ssl.SSLContext | None = None) -> int:
+    """One POST to an address the service's egress policy allows, checked now (the webhook's
+    name may point elsewhere than when the monitor was made), and connected to that very
+    address: https too, with the certificate checked against the name, so a second lookup
+    can neither reach another address nor bypass the service's resolver table."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    address = policy.resolve(host)[0]
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    if parts.scheme == "https":
+        conn: http.client.HTTPConnection = _PinnedHTTPS(address, host, port, tls)
+    else:
+        conn = http.client.HTTPConnection(address, port, timeout=WEBHOOK_TIMEOUT_S)
+    try:
+        conn.request("POST", path, body=body, headers={**headers, "Host": parts.netloc})
+        response = conn.getresponse()
+        response.read(65536)
+        return response.status
+    finally:
+        conn.close()
+
+
+class _PinnedHTTPS(http.client.HTTPSConnection):
+    """HTTPS to a given address, the TLS name (SNI and certificate) being the URL's host."""
+
+    def __init__(self, address: str, host: str, port: int,
+                 tls: ssl.SSLContext | None) -> None:
+        self._address = address.split("%")[0]
+        self._tls = tls or ssl.create_default_context()
+        super().__init__(host, port, timeout=WEBHOOK_TIMEOUT_S, context=self._tls)
+
+    def connect(self) -> None:
+        raw = socket.create_connection((self._address, self.port), self.timeout)
+        self.sock = self._tls.wrap_socket(raw, server_hostname=self.host)
 
 
 def _resolver_of(config) -> Resolver:  # noqa: ANN001
