@@ -197,9 +197,10 @@ def test_without_the_policy_the_page_reaches_p_by_every_route(srv):
 
 
 def test_service_workers_and_webrtc_go_through_the_proxy_too(srv):
-    """Audits block service workers, so this drives a browser with the audit's switches and a
-    context that allows them: the worker's fetch is refused at the proxy like any other, and
-    WebRTC sends no UDP beside it."""
+    """A browser with the audit's switches and a context behind its own proxy channel: the
+    service worker's fetch is refused at the proxy like any other, and WebRTC sends no UDP
+    beside it. (Visits allow service workers, where miners hide; check_refusals sees one's
+    fetch refused in a real audit too.)"""
     chromium_or_skip()
     from webscan.browser.launch import proxy_switches
     from webscan.browser.observe import Browser
@@ -253,6 +254,7 @@ def check_refusals(report, srv: FixtureServer) -> None:
     for r in (r for name in HTTP_ROUTES for r in by_route[name]):
         assert r.reason.startswith("127.0.0.2 is in 127.0.0.2/32") or \
             "loopback address" in r.reason, r
+    assert "sw-fetch" in by_route  # visits run service workers, through the same proxy
     assert "script" in {r.destination for r in by_route["script"]}
     assert "iframe" in {r.destination for r in by_route["frame"]}
     assert srv.url("/").rstrip("/") in {(r.initiator or "").rstrip("/") for r in by_route["image"]}

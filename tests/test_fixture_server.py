@@ -462,6 +462,13 @@ STATIC = {
     "/lib/hdr-worker.js": "clean", "/benign/wasm-game.html": "clean",
     "/lib/game-worker.js": "clean", "/benign/wasm-file-hash.html": "clean",
     "/lib/filehash-worker.js": "clean", "/benign/hex-chat.html": "clean",
+    "/lib/hdr-miner.js": "clean",
+    # miners that hide from crawlers (issue 13) and their look-alikes
+    "/miner/shared-worker.html": "clean", "/miner/service-worker.html": "clean",
+    "/lib/pool-worker.js": "miner", "/miner/late-start.html": "clean",
+    "/miner/focus-only.html": "clean", "/miner/automation-shy.html": "clean",
+    "/miner/consent.html": "clean", "/benign/late-game.html": "clean",
+    "/benign/consent-game.html": "clean",
 }
 
 

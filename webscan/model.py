@@ -125,6 +125,50 @@ class RefusedRequest(BaseModel):
                                   "asked (Referer), when the browser sent it")
 
 
+WORKER_KINDS = {"worker": "dedicated", "shared_worker": "shared", "service_worker": "service"}
+"""DevTools target types of workers, as the report names them."""
+
+
+class Coverage(BaseModel):
+    """What a visit's observation window saw and what it may have missed.
+
+    A clean verdict means "nothing seen": this says how much was looked at (the window and its
+    extensions, whether the page was visible and focused, the consent click, the workers the
+    hook reached, the GPU) and names what a miner could have hidden behind (`missed`)."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    window_s: float = Field(ge=0.0, description="the window asked for")
+    observed_s: float = Field(ge=0.0, description="the window watched, extensions included")
+    cap_s: float = Field(ge=0.0, description="how far the window could extend")
+    extended: list[str] = Field(default_factory=list, max_length=10,
+                                description="why the window was extended, each time")
+    visible: bool | None = Field(default=None, description="the page was visible at the end")
+    focused: bool | None = Field(default=None, description="the page had focus at the end")
+    consent_clicked: str | None = Field(default=None, description="the consent button clicked")
+    workers: dict[str, int] = Field(default_factory=dict, description="workers hooked, by kind: "
+                                    "dedicated, shared, service")
+    gpu: str | None = Field(default=None, description="what the page did with WebGPU")
+    missed: list[str] = Field(default_factory=list, max_length=20,
+                              description="what the window may have missed")
+
+    def saw(self) -> str:
+        """One sentence for the text and HTML reports."""
+        parts = [f"watched {self.observed_s:.0f} s (window {self.window_s:.0f} s, cap {self.cap_s:.0f} s"
+                 + (f"; extended: {'; '.join(self.extended)})" if self.extended else ", not extended)")]
+        if self.visible is not None:
+            parts.append("page visible and focused" if self.visible and self.focused else
+                         f"page {'visible' if self.visible else 'hidden'}, "
+                         f"{'focused' if self.focused else 'not focused'}")
+        parts.append(f'consent banner: clicked "{self.consent_clicked}"' if self.consent_clicked
+                     else "no consent banner clicked")
+        kinds = ", ".join(f"{n} {k}" for k, n in sorted(self.workers.items()))
+        parts.append(f"workers hooked: {kinds or 'none'}")
+        if self.gpu:
+            parts.append(f"WebGPU: {self.gpu}")
+        return "; ".join(parts)
+
+
 class RuntimeSummary(BaseModel):
     """What a browser saw while a page was observed: the crawler's and extension's evidence
     beyond findings, kept small enough to store per site."""
@@ -141,6 +185,8 @@ class RuntimeSummary(BaseModel):
     pool_submits: int = Field(default=0, ge=0)
     final_url: str | None = None
     refused_requests: list[RefusedRequest] = Field(default_factory=list, max_length=200)
+    coverage: Coverage | None = Field(default=None, description="what the window saw and may "
+                                      "have missed (absent in reports from before it existed)")
 
 
 class Report(BaseModel):

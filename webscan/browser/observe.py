@@ -14,15 +14,22 @@ import asyncio
 import base64
 import hashlib
 import json
+import secrets
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
+from functools import lru_cache
+from pathlib import Path
+
+from webscan.browser.consent import click_consent
 from webscan.browser.hook import SINK_NAME, hook_script
 from webscan.browser.launch import CONTEXT_PROXY, ChromiumProcess, start_chromium
 from webscan.browser.records import (CallRate, CpuSample, Observation, PageError, ScriptLoaded,
                                      SocketFrame, SocketSeen, WasmModuleSeen, WorkerSeen)
-from webscan.browser.workers import AttachedTarget, CdpConnection, Instrumenter
+from webscan.browser.window import DEFAULT_CAP_S, extension
+from webscan.browser.workers import (WORKER_TYPES, AttachedTarget, BrowserWideWorkers, CdpConnection,
+                                     Instrumenter)
 
 MAX_WASM_BYTES = 64 << 20  # per visit, all modules together
 MAX_SIGHTINGS = 32  # records of one module (same bytes share one object)
@@ -30,8 +37,19 @@ MAX_SCRIPT_BYTES = 5 << 20  # per script body kept for static analysis
 MAX_SCRIPTS_TOTAL = 32 << 20
 MAX_FRAME_CHARS = 64 << 10
 MAX_CALL_RATES = 4000  # per visit: about a report per busy export per realm per second
-STEALTH_SCRIPT = ("try{Object.defineProperty(Navigator.prototype,'webdriver',"
-                  "{get:function webdriver(){return false},configurable:true})}catch(e){}")
+LONG_TIMER_MS = 8000
+"""One-shot timers of at least this delay are listed for the adaptive window (shorter ones fire
+inside any window)."""
+
+
+@lru_cache(maxsize=1)
+def _stealth_source() -> str:
+    return Path(__file__).with_name("stealth.js").read_text(encoding="utf-8").strip()
+
+
+def stealth_script(key: str) -> str:
+    """The realistic-profile script (stealth.js), its timer list readable as `window[key]()`."""
+    return f"({_stealth_source()})({json.dumps(key)}, {LONG_TIMER_MS});"
 
 
 class Browser:
@@ -47,9 +65,12 @@ class Browser:
         self.headless = headless
         self.process: ChromiumProcess | None = None
         self.cdp: CdpConnection | None = None
+        self.shared_workers: BrowserWideWorkers | None = None
         self.user_agent: str | None = None
         self.restarts = 0
         self.peak_rss_bytes = 0
+        self.probe_key = "_" + secrets.token_hex(5)
+        """The page global that lists long timers (stealth.js): random, so pages cannot know it."""
         self._pw: Any = None
         self._pw_cm: Any = None
         self.pw_browser: Any = None
@@ -88,6 +109,8 @@ class Browser:
                 self.pw_browser = await self._pw.chromium.connect_over_cdp(
                     self.process.http_endpoint, timeout=20_000)
                 self.cdp = await CdpConnection().connect(self.process.ws_endpoint)
+                self.shared_workers = BrowserWideWorkers(self.cdp)
+                await self.shared_workers.start()
                 version = await self.cdp.send("Browser.getVersion")
                 self.user_agent = version.get("userAgent", "").replace("HeadlessChrome", "Chrome") or None
             except BaseException:
@@ -134,8 +157,13 @@ async def observe(url: str, *, browser: Browser | None = None, window_s: float =
                   nav_timeout_s: float = 20.0, visit_timeout_s: float | None = None,
                   activity: bool = True, capture_scripts: bool = True,
                   cpu_interval_s: float = 0.5, max_frames: int = 2000, max_dialogs: int = 20,
-                  after_load: AfterLoad | None = None, call_counting: bool = True) -> Observation:
+                  after_load: AfterLoad | None = None, call_counting: bool = True,
+                  window_cap_s: float | None = None) -> Observation:
     """Visit ONE page and record what runs there (see the module docstring).
+
+    The window lasts `window_s` for a page that shows nothing, and extends up to
+    `window_cap_s` (default: the larger of window_s and window.DEFAULT_CAP_S) while activity
+    begins or grows late, or a long timer of the page is still due (webscan.browser.window).
 
     `url` is kept exactly as given in the Observation; a bare domain is visited over http.
     `after_load` is called with the Visit once navigation is done (tests and the crawler's
@@ -148,12 +176,13 @@ async def observe(url: str, *, browser: Browser | None = None, window_s: float =
                                  visit_timeout_s=visit_timeout_s, activity=activity,
                                  capture_scripts=capture_scripts, cpu_interval_s=cpu_interval_s,
                                  max_frames=max_frames, max_dialogs=max_dialogs,
-                                 after_load=after_load, call_counting=call_counting)
+                                 after_load=after_load, call_counting=call_counting,
+                                 window_cap_s=window_cap_s)
     visit = Visit(browser, url, window_s=window_s, nav_timeout_s=nav_timeout_s,
                   visit_timeout_s=visit_timeout_s, activity=activity,
                   capture_scripts=capture_scripts, cpu_interval_s=cpu_interval_s,
                   max_frames=max_frames, max_dialogs=max_dialogs, after_load=after_load,
-                  call_counting=call_counting)
+                  call_counting=call_counting, window_cap_s=window_cap_s)
     return await visit.run()
 
 
@@ -173,12 +202,16 @@ class Visit:
     def __init__(self, browser: Browser, url: str, *, window_s: float, nav_timeout_s: float,
                  visit_timeout_s: float | None, activity: bool, capture_scripts: bool,
                  cpu_interval_s: float, max_frames: int, max_dialogs: int,
-                 after_load: AfterLoad | None, call_counting: bool = True) -> None:
+                 after_load: AfterLoad | None, call_counting: bool = True,
+                 window_cap_s: float | None = None) -> None:
         self.browser = browser
         self.obs = Observation(url=url, started_at=time.time(), window_s=window_s)
         self.window_s = window_s
+        self.window_cap_s = max(window_s, DEFAULT_CAP_S if window_cap_s is None else window_cap_s)
+        self.obs.coverage.window_s = window_s
+        self.obs.coverage.cap_s = self.window_cap_s
         self.nav_timeout_s = nav_timeout_s
-        self.visit_timeout_s = visit_timeout_s or (nav_timeout_s + window_s + 20.0)
+        self.visit_timeout_s = visit_timeout_s or (nav_timeout_s + self.window_cap_s + 20.0)
         self.activity = activity
         self.capture_scripts = capture_scripts
         self.cpu_interval_s = cpu_interval_s
@@ -201,6 +234,7 @@ class Visit:
         self._activity: asyncio.Future | None = None
         self._cpu_state: dict[str, float] = {}
         self._cpu_total = 0.0
+        self._context_id = ""
 
     def now(self) -> float:
         return round(time.monotonic() - self.t0, 3)
@@ -254,10 +288,10 @@ class Visit:
         b = self.browser
         self.context = await b.pw_browser.new_context(
             user_agent=b.user_agent, accept_downloads=False, ignore_https_errors=True,
-            viewport={"width": 1280, "height": 800}, service_workers="block",
+            viewport={"width": 1280, "height": 800}, service_workers="allow",
             **({"proxy": {"server": CONTEXT_PROXY.get()}} if CONTEXT_PROXY.get() else {}))
         await self.context.expose_binding(SINK_NAME, self._page_binding)
-        await self.context.add_init_script(STEALTH_SCRIPT + "\n"
+        await self.context.add_init_script(stealth_script(b.probe_key) + "\n"
                                            + hook_script(SINK_NAME, calls=self.call_counting))
         self.page = await self.context.new_page()
         self.page.on("dialog", self._dialog)
@@ -275,7 +309,13 @@ class Visit:
         assert b.cdp is not None
         self.inst = Instrumenter(b.cdp, on_record=self._worker_record, on_event=self._cdp_event,
                                  user_agent=b.user_agent, calls=self.call_counting)
+        self._context_id = info["targetInfo"].get("browserContextId", "")
+        if b.shared_workers is not None and self._context_id:
+            b.shared_workers.claim(self._context_id, self.inst)
         self.page_target = await self.inst.attach_page(info["targetInfo"]["targetId"])
+        # Miners that start only in a visible, focused tab: every visit's page is both.
+        await asyncio.gather(self.cdp("Emulation.setFocusEmulationEnabled", {"enabled": True}),
+                             self.page.bring_to_front(), return_exceptions=True)
 
     async def _navigate(self) -> bool:
         """Go to the page; False when there is nothing to watch (it never committed, it crashed)."""
@@ -330,26 +370,67 @@ class Visit:
         return state == "complete"
 
     async def _watch(self) -> None:
-        """The observation window: CPU samples every interval, activity early on."""
-        end = time.monotonic() + self.window_s
+        """The observation window: CPU samples every interval, activity early on, extended
+        while activity begins or grows late (webscan.browser.window), never past its cap."""
+        start = time.monotonic()
+        end, cap = start + self.window_s, start + self.window_cap_s
+        window_start = self.now()
         await self._sample_cpu()
         if self.activity:
             self._activity = asyncio.ensure_future(self._user_activity())
         while not self.stop.is_set():
             left = end - time.monotonic()
             if left <= 0:
-                break
+                end = await self._extend(end, cap, window_start)
+                if end <= time.monotonic():
+                    break
+                continue
             try:
                 await asyncio.wait_for(self.stop.wait(), min(self.cpu_interval_s, left))
             except TimeoutError:
                 pass
             await self._sample_cpu()
+        cov = self.obs.coverage
+        cov.observed_s = round(time.monotonic() - start, 2)
         if self.page is not None and not self.stop.is_set():
             self.obs.final_url = self.page.url
 
+    async def _page_state(self) -> dict:
+        """The page's long timers still pending, its loading state, visibility and focus."""
+        try:
+            state = await asyncio.wait_for(self.page.evaluate(
+                f"() => window[{json.dumps(self.browser.probe_key)}]()"), 2.0)
+        except Exception:
+            return {}  # a busy or navigating page: no extension for timers this time
+        return state if isinstance(state, dict) else {}
+
+    async def _extend(self, end: float, cap: float, window_start: float) -> float:
+        """The window's new end (monotonic); `end` itself when it should stop."""
+        state = await self._page_state()
+        cov = self.obs.coverage
+        cov.loading_at_end = state.get("state", "complete") != "complete"
+        if "visible" in state:
+            cov.visible, cov.focused = state["visible"] == "visible", bool(state.get("focused"))
+        timers = [t / 1000.0 for t in state.get("left", []) if isinstance(t, (int, float))]
+        now_m, now_v = time.monotonic(), self.now()
+        ext = extension(self.obs, window_start=window_start, now=now_v, window_s=self.window_s,
+                        timers_left_s=timers)
+        if ext is None:
+            return end
+        if now_m >= cap - 0.05:
+            cov.rising_at_cap = ext.reason
+            cov.pending_timers_s = sorted(round(t, 1) for t in timers)[:5]
+            return end
+        new_end = min(cap, now_m + max(0.5, ext.until - now_v))
+        if ext.reason not in cov.extended:
+            cov.extended.append(ext.reason)
+        return new_end
+
     async def _user_activity(self) -> None:
-        """Mouse moves, a scroll and one click, for miners that wait for a human."""
+        """Mouse moves, a scroll and one click, for miners that wait for a human; a consent
+        banner's "Accept" clicked (webscan.browser.consent), looked for before and after."""
         await asyncio.sleep(min(0.3, self.window_s / 4))
+        await self._consent()
         m = self.page.mouse
         steps: list[Callable[[], Awaitable]] = [
             lambda: m.move(200, 150), lambda: m.move(640, 420, steps=6),
@@ -363,6 +444,11 @@ class Visit:
             except Exception:
                 return  # a busy or closed page: activity is best effort
             await asyncio.sleep(0.05)
+        await self._consent()  # banners drawn late by a consent manager
+
+    async def _consent(self) -> None:
+        if self.obs.coverage.consent is None and not self.stop.is_set():
+            self.obs.coverage.consent = await click_consent(self.page)
 
     async def _sample_cpu(self) -> None:
         """Renderer CPU (workers included) summed over the page's processes.
@@ -417,8 +503,12 @@ class Visit:
             await asyncio.wait(list(self._tasks), timeout=3.0)
             for t in self._tasks:
                 t.cancel()
+        if self.browser.shared_workers is not None and self._context_id:
+            self.browser.shared_workers.release(self._context_id)
         if self.inst is not None:
             self.obs.worker_hold_ms = list(self.inst.holds_ms)
+            self.obs.coverage.workers_reached = dict(self.inst.reached)
+            self.obs.coverage.workers_missed = self.inst.missed[:5]
             for msg in self.inst.errors[:5]:
                 self.error("instrument", msg, fatal=False)
             try:
@@ -544,7 +634,7 @@ class Visit:
         if method.startswith("Network.webSocket"):
             sid = f"{target.session}:{params.get('requestId')}"
             if method == "Network.webSocketCreated":
-                where = target.url if target.type == "worker" else ""
+                where = target.url if target.type in WORKER_TYPES else ""
                 sock = SocketSeen(str(params.get("url", "")), where, self.now(), sid)
                 self._sockets[sid] = sock
                 self.obs.sockets.append(sock)

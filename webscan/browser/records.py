@@ -102,6 +102,29 @@ class PageError:
 
 
 @dataclass
+class Coverage:
+    """What the observation window saw, and what it may have missed (facts, no judgement).
+
+    The report says from these when a site could not be fully observed: a miner may have
+    waited past the cap, hidden in a worker the hook could not reach, or used a GPU the
+    browser did not offer."""
+
+    window_s: float = 0.0  # the window asked for
+    observed_s: float = 0.0  # the window actually watched, extensions included
+    cap_s: float = 0.0  # how far the window could extend
+    extended: list[str] = field(default_factory=list)  # why, each time it was
+    rising_at_cap: str | None = None  # what still wanted watching when the cap came
+    loading_at_end: bool = False  # the document had not finished loading when the window closed
+    visible: bool | None = None  # document.visibilityState == "visible" at the end
+    focused: bool | None = None  # document.hasFocus() at the end
+    consent: str | None = None  # text of the consent button clicked, if one was
+    workers_reached: dict[str, int] = field(default_factory=dict)  # hooked, by CDP target type
+    workers_missed: list[str] = field(default_factory=list)  # workers the hook could not reach
+    gpu: str | None = None  # what the page did with WebGPU, when it asked for it
+    pending_timers_s: list[float] = field(default_factory=list)  # long timers due after the end
+
+
+@dataclass
 class Observation:
     url: str  # exactly as given
     final_url: str = ""
@@ -122,6 +145,7 @@ class Observation:
     frames_dropped: int = 0  # frames beyond the per-visit bound (counted, not kept)
     worker_hold_ms: list[float] = field(default_factory=list)
     browser_rss_bytes: int = 0
+    coverage: Coverage = field(default_factory=Coverage)
 
     @property
     def fatal(self) -> PageError | None:

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from webscan import budget
 from webscan.browser.records import Observation
+from webscan.browser.window import coverage_summary
 from webscan.crawl.sites import Site
 from webscan.model import CpuPoint, RefusedRequest, Report, RuntimeSummary, VerdictLabel
 from webscan.net.egress import EgressPolicy
@@ -106,7 +107,8 @@ def runtime_summary(obs: Observation, protocol=None) -> RuntimeSummary:
         window_s=obs.window_s, cpu_seconds=round(obs.cpu_seconds, 3),
         peak_cpu_share=round(obs.cpu_peak_share, 3), cpu_series=series,
         workers=len(obs.workers), sockets=sorted({s.url for s in obs.sockets})[:50],
-        pool_jobs=jobs, pool_submits=submits, final_url=obs.final_url or None)
+        pool_jobs=jobs, pool_submits=submits, final_url=obs.final_url or None,
+        coverage=coverage_summary(obs))
 
 
 def judge_budget(obs: Observation, file_timeout: float | None) -> float:

@@ -45,7 +45,13 @@ def render(reports: list[Report], console: Console, *, show_clean: bool = True,
                       f"{r.score:.2f}", why)
     console.print(table)
     for r in reports:
+        cov = r.runtime.coverage if r.runtime else None
         if r.verdict not in (VerdictLabel.miner, VerdictLabel.suspicious):
+            if cov is not None and cov.missed:  # clean, but not fully observed: say so
+                console.print(Text(f"\n{r.path or r.url}: {r.verdict.value}, coverage: {cov.saw()}",
+                                   style=STYLE[r.verdict.value]))
+                for m in cov.missed:
+                    console.print(f"  may have missed: {m}", highlight=False, markup=False)
             continue
         console.print(Text(f"\n{r.path or r.url}: {r.verdict.value}", style=STYLE[r.verdict.value]))
         console.print(f"  {r.explanation}", highlight=False, markup=False)
@@ -58,3 +64,7 @@ def render(reports: list[Report], console: Console, *, show_clean: bool = True,
         if len(r.findings) > max_findings:
             console.print(f"  ... and {len(r.findings) - max_findings} more findings "
                           "(use --format json for all)")
+        if cov is not None:
+            console.print(f"  coverage: {cov.saw()}", highlight=False, markup=False)
+            for m in cov.missed:
+                console.print(f"  may have missed: {m}", highlight=False, markup=False)

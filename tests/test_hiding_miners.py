@@ -1,0 +1,153 @@
+"""Miners that hide from crawlers (issue 13), crawled in real Chromium against the fixture server.
+
+Each hiding miner in site_fixtures/pages/pages.json (`hides`) must be `miner`; each benign
+look-alike must not. The report's `coverage` says what the window saw and what it may have
+missed.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from test_browser_support import browser_runner, engines  # noqa: F401
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from site_fixtures.server import FixtureServer  # noqa: E402
+from test_runtime_pow import visit as visit_page  # noqa: E402  (the same 6 s window and judging)
+
+
+@pytest.fixture(scope="module")
+def srv():
+    with FixtureServer() as server:
+        yield server
+
+
+def visit(browser_runner, engines, sigs, url: str):  # noqa: F811
+    return visit_page(browser_runner, engines, sigs, url, static=False)
+
+
+@pytest.mark.parametrize("path, realm", [("/miner/shared-worker.html", "shared-worker"),
+                                         ("/miner/service-worker.html", "service-worker")])
+def test_miner_in_a_shared_or_service_worker_is_caught(srv, browser_runner, engines, sigs,  # noqa: F811
+                                                       path, realm):
+    srv.reset_stats()
+    obs, report = visit(browser_runner, engines, sigs, srv.url(path))
+    sessions = srv.pool_sessions()
+    assert sessions and sum(s["accepted"] for s in sessions) >= 1, sessions  # it really mined
+    assert report.verdict.value == "miner", report.explanation
+    worker = srv.url("/lib/pool-worker.js")
+    # the hook ran inside the worker: its Wasm and its socket are attributed to that realm
+    assert {(m.realm, m.where) for m in obs.wasm} == {(realm, worker)}
+    assert any(s.where == worker for s in obs.sockets), obs.sockets
+    assert len({s.url for s in obs.sockets}) == len(obs.sockets)  # one socket, recorded once
+    kind = realm.replace("-", "_")
+    assert obs.coverage.workers_reached.get(kind) == 1, obs.coverage
+
+
+CASES = {  # page -> what the visit must show besides the verdict
+    "/miner/late-start.html": lambda obs: obs.coverage.extended and obs.coverage.observed_s > 25,
+    "/miner/focus-only.html": lambda obs: obs.coverage.visible and obs.coverage.focused,
+    "/miner/automation-shy.html": lambda obs: True,
+    "/miner/consent.html": lambda obs: obs.coverage.consent == "Accept all" and obs.downloads == 0,
+}
+
+
+@pytest.mark.parametrize("path", sorted(CASES))
+def test_hiding_miner_is_caught(srv, browser_runner, engines, sigs, path):  # noqa: F811
+    srv.reset_stats()
+    obs, report = visit(browser_runner, engines, sigs, srv.url(path))
+    assert report.verdict.value == "miner", (report.explanation, obs.coverage)
+    assert srv.pool_sessions() and {s["protocol"] for s in srv.pool_sessions()} == {"bin"}
+    assert CASES[path](obs), obs.coverage
+
+
+@pytest.mark.parametrize("path, consent", [("/benign/late-game.html", None),
+                                           ("/benign/consent-game.html", "OK")])
+def test_look_alikes_get_the_same_treatment_and_stay_clean(srv, browser_runner, engines, sigs,  # noqa: F811
+                                                           path, consent):
+    obs, report = visit(browser_runner, engines, sigs, srv.url(path))
+    assert report.verdict.value == "clean", report.explanation
+    assert "hot-export" in {f.category for f in report.findings}  # the game did run
+    # the banner's OK was the one click ("I agree" in the text is no banner)
+    assert obs.coverage.consent == consent
+    if path == "/benign/late-game.html":
+        assert obs.coverage.extended and obs.coverage.observed_s > 25
+
+
+def test_a_quiet_page_keeps_its_window(srv, browser_runner, engines, sigs):  # noqa: F811
+    obs, report = visit(browser_runner, engines, sigs, srv.url("/benign/chat.html"))
+    assert report.verdict.value == "clean"
+    assert obs.coverage.extended == [] and obs.coverage.rising_at_cap is None
+    assert obs.coverage.consent is None and obs.coverage.loading_at_end is False
+
+
+# --- the window's decisions on recorded activity ------------------------------------------------
+
+def _decide(obs, now: float, timers=()):
+    from webscan.browser.window import extension
+
+    return extension(obs, window_start=0.5, now=now, window_s=10.0, timers_left_s=list(timers))
+
+
+def test_window_extends_for_late_activity_and_timers_only():
+    from webscan.browser.records import CpuSample, Observation, WorkerSeen
+
+    quiet = Observation(url="http://x.test/", cpu=[CpuSample(t * 0.5, 0.0) for t in range(22)])
+    assert _decide(quiet, 10.5) is None
+    busy = Observation(url="http://x.test/", cpu=[CpuSample(t * 0.5, t * 0.45) for t in range(22)],
+                       workers=[WorkerSeen("blob:x", "dedicated", "http://x.test/", 0.3)])
+    assert _decide(busy, 10.5) is None  # busy from the start: judged on its window
+    late = Observation(url="http://x.test/", workers=[WorkerSeen("blob:x", "dedicated", "http://x.test/", 8.0)])
+    ext = _decide(late, 10.5)
+    assert ext is not None and ext.until == 18.0 and "began" in ext.reason
+    assert _decide(late, 18.0) is None  # watched for a whole window: done
+    grew = Observation(url="http://x.test/", workers=[WorkerSeen("a", "dedicated", "p", 0.3),
+                                                      WorkerSeen("b", "dedicated", "p", 9.0)])
+    ext = _decide(grew, 10.5)
+    assert ext is not None and ext.until == 14.0  # a new thing late: half a window more
+    ext = _decide(quiet, 10.5, timers=[14.0])
+    assert ext is not None and ext.until == 26.5 and "timer" in ext.reason
+
+
+def test_coverage_says_what_may_have_been_missed_in_json_html_and_text():
+    import io
+
+    from rich.console import Console
+
+    from webscan.browser.records import Coverage as Seen
+    from webscan.browser.records import Observation
+    from webscan.crawl.runner import runtime_summary
+    from webscan.model import Report, VerdictLabel
+    from webscan.output.html_report import render_html
+    from webscan.output.table import render
+
+    obs = Observation(url="http://x.test/", window_s=10.0, coverage=Seen(
+        window_s=10.0, observed_s=40.0, cap_s=40.0, extended=["activity began at 12 s"],
+        rising_at_cap="new activity at 38 s", loading_at_end=True, visible=True, focused=True,
+        workers_reached={"worker": 2, "service_worker": 1},
+        workers_missed=["shared_worker http://x.test/s.js"], gpu="unavailable (no adapter)"))
+    rt = runtime_summary(obs)
+    cov = rt.coverage
+    assert cov is not None and cov.workers == {"dedicated": 2, "service": 1}
+    assert len(cov.missed) == 4, cov.missed  # cap, loading, unreached worker, no WebGPU
+    assert any("40 s cap" in m for m in cov.missed) and any("WebGPU unavailable" in m for m in cov.missed)
+    report = Report(url="http://x.test/", verdict=VerdictLabel.clean, score=0.0, explanation="-",
+                    runtime=rt)
+    again = Report.model_validate_json(report.model_dump_json())
+    assert again.runtime.coverage == cov
+    old = json.loads(report.model_dump_json())
+    del old["runtime"]["coverage"]  # a report stored before coverage existed still reads
+    assert Report.model_validate(old).runtime.coverage is None
+    html = render_html([report])
+    assert "Coverage" in html and "shared_worker http://x.test/s.js" in html
+    assert "extended: activity began at 12 s" in html
+    text = io.StringIO()
+    render([report], Console(file=text, width=200))
+    assert "may have missed: the page was still loading" in text.getvalue()
