@@ -468,7 +468,7 @@ STATIC = {
     "/lib/pool-worker.js": "miner", "/miner/late-start.html": "clean",
     "/miner/focus-only.html": "clean", "/miner/automation-shy.html": "clean",
     "/miner/consent.html": "clean", "/benign/late-game.html": "clean",
-    "/benign/consent-game.html": "clean",
+    "/benign/consent-game.html": "clean", "/gpu/webgpu-miner.html": "clean",
 }
 
 

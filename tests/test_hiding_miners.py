@@ -151,3 +151,22 @@ def test_coverage_says_what_may_have_been_missed_in_json_html_and_text():
     text = io.StringIO()
     render([report], Console(file=text, width=200))
     assert "may have missed: the page was still loading" in text.getvalue()
+
+
+def test_webgpu_miner_is_measured_or_reported_as_unseen(srv, browser_runner, engines, sigs):  # noqa: F811
+    """Measured, not assumed: where this browser gives no WebGPU adapter, the GPU miner never
+    starts and the report says the window could not have seen it; where it does, the
+    pipelines, the dispatches and the WGSL are recorded."""
+    from webscan.crawl.runner import runtime_summary
+
+    obs, report = visit(browser_runner, engines, sigs, srv.url("/gpu/webgpu-miner.html"))
+    gpu = obs.gpu
+    assert gpu.adapters_asked == 1
+    missed = runtime_summary(obs).coverage.missed
+    if gpu.adapters_given == 0:
+        assert obs.coverage.gpu.startswith("unavailable")
+        assert any("WebGPU unavailable" in m for m in missed), missed
+        assert report.verdict.value != "miner"
+    else:
+        assert gpu.pipelines >= 1 and gpu.dispatches > 0 and "@compute" in gpu.shaders[0]
+        assert any("WebGPU compute seen but not judged" in m for m in missed), missed

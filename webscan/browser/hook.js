@@ -25,6 +25,8 @@
  *                 | {t:"socket", url} | {t:"frame", url, dir, data} | {t:"cpu", busy, span}
  *                 | {t:"calls", k, fn, rid, calls, span, pairs, nonce}  (k ties calls to a
  *                   module, rid to one realm)
+ *                 | {t:"gpu", ev:"adapter", ok} | {t:"gpu", ev:"shader", code}
+ *                 | {t:"gpu", ev:"pipeline"} | {t:"gpu", ev:"rate", dispatches, span}  (WebGPU)
  *                 each with `where`, `realm`.
  * Rules: no embedder-specific code; never throw into the page; never read `location` at
  * install time (a paused worker crashes if its location is read before its script loads).
@@ -509,6 +511,42 @@
   if (options.frames && G.WebSocket) wrapCall(G.WebSocket.prototype, "send", function (a, ws) {
     emit({ t: "frame", url: ws.url, dir: "sent", data: text(a[0]) });
   });
+
+  // --- WebGPU compute (GPU miners): adapters asked for (and whether one came), compute
+  // pipelines and dispatches counted (a {t:"gpu", ev:"rate"} at most once a second, from inside
+  // the calls), and the WGSL of compute shaders kept for static checks (a few, bounded).
+  var gpuProto = null;
+  try { gpuProto = G.navigator && G.navigator.gpu ? Object.getPrototypeOf(G.navigator.gpu) : null; } catch (e) {}
+  if (gpuProto) {
+    var gpuUse = { pipelines: 0, dispatches: 0, tr: perfNow(), shaders: 0 };
+    var gpuRate = function () {
+      var t = perfNow();
+      if (t - gpuUse.tr < 1000) return;
+      emit({ t: "gpu", ev: "rate", dispatches: gpuUse.dispatches, span: Math.round(t - gpuUse.tr) }, true);
+      gpuUse.dispatches = 0;
+      gpuUse.tr = t;
+    };
+    wrapCall(gpuProto, "requestAdapter", function (a, self, r) {
+      if (r && typeof r.then === "function") {
+        r.then(function (adapter) { emit({ t: "gpu", ev: "adapter", ok: !!adapter }); }, function () { emit({ t: "gpu", ev: "adapter", ok: false }); });
+      }
+    });
+    if (G.GPUDevice) {
+      wrapCall(G.GPUDevice.prototype, "createShaderModule", function (a) {
+        var code = a[0] && a[0].code;
+        if (typeof code === "string" && code.indexOf("@compute") >= 0 && gpuUse.shaders < 8) {
+          gpuUse.shaders++;
+          emit({ t: "gpu", ev: "shader", code: code.slice(0, 1 << 16) });
+        }
+      });
+      ["createComputePipeline", "createComputePipelineAsync"].forEach(function (n) {
+        wrapCall(G.GPUDevice.prototype, n, function () { gpuUse.pipelines++; emit({ t: "gpu", ev: "pipeline" }); });
+      });
+    }
+    if (G.GPUComputePassEncoder) ["dispatchWorkgroups", "dispatchWorkgroupsIndirect"].forEach(function (n) {
+      wrapCall(G.GPUComputePassEncoder.prototype, n, function () { gpuUse.dispatches++; gpuRate(); });
+    });
+  }
 
   // --- control (extension): stop this realm's workers and sockets, and any started later ------
   var stopped = false, live = [];

@@ -37,6 +37,8 @@ MAX_SCRIPT_BYTES = 5 << 20  # per script body kept for static analysis
 MAX_SCRIPTS_TOTAL = 32 << 20
 MAX_FRAME_CHARS = 64 << 10
 MAX_CALL_RATES = 4000  # per visit: about a report per busy export per realm per second
+MAX_SHADERS = 8
+MAX_SHADER_CHARS = 64 << 10
 LONG_TIMER_MS = 8000
 """One-shot timers of at least this delay are listed for the adaptive window (shorter ones fire
 inside any window)."""
@@ -529,6 +531,7 @@ class Visit:
                 match.where = hs.where
             elif not any(s.url == hs.url for s in self.obs.sockets):
                 self.obs.sockets.append(hs)
+        self.obs.coverage.gpu = self.obs.gpu.describe()
         self.obs.browser_rss_bytes = self.browser.rss_bytes()
         self.obs.duration_s = round(time.monotonic() - self.t0, 3)
 
@@ -629,6 +632,26 @@ class Visit:
                                                src if isinstance(src, str) else None))
         elif kind == "socket":
             self._hook_sockets.append(SocketSeen(str(rec.get("url", "")), where, self.now()))
+        elif kind == "gpu":
+            self._gpu_record(rec)
+
+    def _gpu_record(self, rec: dict) -> None:
+        gpu, ev = self.obs.gpu, rec.get("ev")
+        if ev == "adapter":
+            gpu.adapters_asked += 1
+            gpu.adapters_given += bool(rec.get("ok"))
+        elif ev == "pipeline":
+            gpu.pipelines += 1
+        elif ev == "shader" and isinstance(rec.get("code"), str) and len(gpu.shaders) < MAX_SHADERS:
+            gpu.shaders.append(rec["code"][:MAX_SHADER_CHARS])
+        elif ev == "rate":
+            try:
+                dispatches, span = int(rec["dispatches"]), float(rec["span"])
+            except (KeyError, TypeError, ValueError):
+                return
+            if dispatches >= 0 and span > 0:
+                gpu.dispatches += dispatches
+                gpu.dispatch_span_ms += span
 
     def _cdp_event(self, method: str, params: dict, target: AttachedTarget) -> None:
         if method.startswith("Network.webSocket"):

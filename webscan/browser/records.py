@@ -102,6 +102,31 @@ class PageError:
 
 
 @dataclass
+class GpuUse:
+    """What the page did with WebGPU compute (the hook's gpu records, all realms together)."""
+
+    adapters_asked: int = 0
+    adapters_given: int = 0
+    pipelines: int = 0
+    dispatches: int = 0
+    dispatch_span_ms: float = 0.0  # the time the dispatch counts cover
+    shaders: list[str] = field(default_factory=list)  # WGSL of compute shaders, a few, bounded
+
+    def describe(self) -> str | None:
+        """For the coverage: None when the page never asked for WebGPU."""
+        if not self.adapters_asked and not self.pipelines and not self.dispatches:
+            return None
+        if self.adapters_asked and not self.adapters_given:
+            return (f"unavailable (the page asked for an adapter {self.adapters_asked} time(s); "
+                    "this browser gave none)")
+        if not self.pipelines and not self.dispatches:
+            return "not used (an adapter was given; no compute pipeline was made)"
+        rate = self.dispatches * 1000.0 / self.dispatch_span_ms if self.dispatch_span_ms else 0.0
+        return (f"{self.pipelines} compute pipeline(s), {self.dispatches} dispatches "
+                f"({rate:.0f}/s), {len(self.shaders)} compute shader(s) kept")
+
+
+@dataclass
 class Coverage:
     """What the observation window saw, and what it may have missed (facts, no judgement).
 
@@ -146,6 +171,7 @@ class Observation:
     worker_hold_ms: list[float] = field(default_factory=list)
     browser_rss_bytes: int = 0
     coverage: Coverage = field(default_factory=Coverage)
+    gpu: GpuUse = field(default_factory=GpuUse)
 
     @property
     def fatal(self) -> PageError | None:
