@@ -1,7 +1,8 @@
 """The built extension in the real Chromium (headless, persistent context) against the fixture
 server, the stub pool and a real `webscan serve`: a miner turns the badge on and its report is
 stored by the service; heavy benign pages keep the badge off; a miner script from a known
-mining domain is blocked before it loads; the popup renders the evidence; "stop" ends the
+mining domain is blocked before it loads; the popup shows the verdict and the evidence readably
+(a miner and a `?` page, checked in the screenshot's pixels and the text boxes); "stop" ends the
 mining; "block" keeps a site's miner from ever running and "allow" undoes it for that site only;
 reports wait while the service is down and honour its 429 Retry-After; the signature feed is
 revalidated with its ETag. Everything listens on 127.0.0.1; a known mining host and the
@@ -37,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 from site_fixtures.server import FixtureServer  # noqa: E402
 
 MINING_HOST = "coinhive.com"  # in signatures/domains.yaml; mapped to 127.0.0.1 below
+MINER_PILL, SUSPICIOUS_PILL = (0xC6, 0x28, 0x28), (0xB4, 0x53, 0x09)  # extension/src/ui.css
 PAGES = {p["path"]: p for p in json.loads((ROOT / "site_fixtures" / "pages" / "pages.json").read_text())}
 
 
@@ -170,8 +172,8 @@ def save_options(ctx, ext_id: str, service: str, *, reporting: bool, check_defau
     page.close()
 
 
-def png_colours(png: bytes) -> int:
-    """Distinct colours of an 8-bit RGB(A) PNG (no imaging library needed)."""
+def png_rows(png: bytes) -> list[list[tuple[int, int, int]]]:
+    """The RGB pixels of an 8-bit RGB(A) PNG, row by row (no imaging library needed)."""
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     pos, idat, w = 8, b"", 0
     while pos < len(png):
@@ -184,7 +186,7 @@ def png_colours(png: bytes) -> int:
         elif kind == b"IDAT":
             idat += data
         pos += 12 + n
-    raw, stride, prev, colours = zlib.decompress(idat), w * bpp, bytearray(w * bpp), set()
+    raw, stride, prev, rows = zlib.decompress(idat), w * bpp, bytearray(w * bpp), []
     for y in range(h):
         f, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
         for i in range(stride):
@@ -200,9 +202,76 @@ def png_colours(png: bytes) -> int:
                 p = a + b - c
                 pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
                 line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
-        colours.update(bytes(line[i:i + 3]) for i in range(0, stride, bpp * 4))
+        rows.append([tuple(line[i:i + 3]) for i in range(0, stride, bpp)])
         prev = line
-    return len(colours)
+    return rows
+
+
+def luminance(rgb) -> float:
+    lin = [(c / 255) / 12.92 if c / 255 <= 0.04045 else ((c / 255 + 0.055) / 1.055) ** 2.4 for c in rgb[:3]]
+    return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+
+def contrast(a, b) -> float:
+    hi, lo = sorted((luminance(a), luminance(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+# Every text box of the popup: its rendered text, box, size, colour and the colour behind it
+# (the nearest ancestor with a background), as the browser computed them.
+POPUP_TEXT = """() => {
+  const rgb = (s) => (s.match(/[\\d.]+/g) || []).slice(0, 4).map(Number);
+  const behind = (el) => {
+    for (let e = el; e; e = e.parentElement) {
+      const c = rgb(getComputedStyle(e).backgroundColor);
+      if (c.length === 3 || c[3] > 0) return c.slice(0, 3);
+    }
+    return [255, 255, 255];
+  };
+  return [...document.querySelectorAll("main h1, main h2, main li, main code, main p, #verdict, #score, button, select")]
+    .filter((el) => el.offsetParent !== null && el.innerText.trim())
+    .map((el) => { const r = el.getBoundingClientRect(), cs = getComputedStyle(el);
+                   return { tag: el.tagName, id: el.id, text: el.innerText.trim().slice(0, 60),
+                            box: [r.left, r.top, r.right, r.bottom], px: parseFloat(cs.fontSize),
+                            fg: rgb(cs.color).slice(0, 3), bg: behind(el) }; });
+}"""
+
+
+def check_popup(ctx, ext_id: str, tab: int, label: str, pill: tuple[int, int, int], shot_to: Path) -> str:
+    """The popup as a person sees it at its real size: the verdict pill in its colour with white
+    text on it (read from the screenshot's pixels), every text box inside the popup's width,
+    not overlapping the next, at least 12 px, with WCAG AA contrast (4.5:1) on what is behind
+    it. Returns the popup's text."""
+    popup = ctx.new_page()
+    try:
+        popup.set_viewport_size({"width": 420, "height": 600})  # an action popup's size
+        popup.goto(f"chrome-extension://{ext_id}/popup.html?tab={tab}")
+        popup.wait_for_selector(f"#verdict.{label}")
+        popup.wait_for_selector("#evidence:not([hidden])")
+        png = popup.screenshot()
+        shot_to.write_bytes(png)
+        rows = png_rows(png)
+        left, top, right, bottom = (round(v) for v in popup.evaluate(
+            "() => { const r = document.querySelector('#verdict').getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; }"))
+        assert right - left >= 30 and bottom - top >= 14
+        inside = [rows[y][x] for y in range(top + 1, bottom - 1) for x in range(left + 1, right - 1)]
+        assert rows[(top + bottom) // 2][left + 4] == pill  # the pill's padding is the verdict's colour
+        assert sum(1 for p in inside if p == pill) > len(inside) / 2
+        assert any(min(p) >= 230 for p in inside)  # and its word is drawn in white on it
+        assert popup.evaluate("document.documentElement.scrollWidth <= innerWidth")  # no sideways scrolling
+        boxes = popup.evaluate(POPUP_TEXT)
+        assert len(boxes) >= 8, boxes
+        for b in boxes:
+            what = f"{b['tag']}#{b['id']} {b['text']!r}"
+            assert b["px"] >= 12, what
+            assert 0 <= b["box"][0] and b["box"][2] <= 420 + 0.5, what
+            assert contrast(b["fg"], b["bg"]) >= 4.5, (what, b["fg"], b["bg"])
+        blocks = [b for b in boxes if b["tag"] in ("H1", "H2", "P") or b["tag"] == "LI" and not b["id"]]
+        for a, b in zip(blocks, blocks[1:]):  # in reading order, one below the other
+            assert b["box"][1] >= a["box"][3] - 0.5, (a["text"], b["text"])
+        return popup.inner_text("main")
+    finally:
+        popup.close()
 
 
 @pytest.fixture(scope="module")
@@ -338,9 +407,10 @@ def test_popup_renders_the_evidence_and_stop_ends_the_mining(browser, miner, srv
     assert sha and sha[0] in text  # which module
     assert srv.pool_url("coinhive").split("//")[1].split("/")[0] in text or "/pool/" in text  # which pool
     assert "CPU" in text and "worker" in text and "wasm.pow.cryptonight" in text
-    shot = popup.screenshot(full_page=True)
-    Path(tempfile.gettempdir(), "webscan-popup.png").write_bytes(shot)
-    assert png_colours(shot) >= 8  # not blank: text, the red verdict, buttons
+    shown = check_popup(ctx, ext_id, tab, "miner", MINER_PILL, Path(tempfile.gettempdir(), "webscan-popup.png"))
+    head, lists = shown.split("SCRIPTS AND LOADS", 1)  # the verdict and why, above the evidence lists
+    assert "miner" in head and "Mining (ATT&CK T1496): strong evidence from" in head
+    assert sha[0] in lists and "wasm.pow.cryptonight" in lists
     login = PAGES["/miner/first-party.html"]["login"]
     wait_for("the miner's pool session", lambda: any(s["closed"] is None for s in srv.pool_sessions(login=login)))
     popup.select_option("#mode", "stop")
@@ -348,6 +418,30 @@ def test_popup_renders_the_evidence_and_stop_ends_the_mining(browser, miner, srv
     wait_for("the stop confirmation", lambda: "Stopped" in popup.inner_text("#status"))
     wait_for("the pool connection closed by the stop", lambda: all(s["closed"] for s in srv.pool_sessions(login=login)))
     popup.close()
+
+
+def test_popup_of_a_questionable_page_shows_why_in_readable_words(browser, srv, tmp_path):
+    """A page that logs in to a pool and takes a job, but never hashes nor submits (its miner
+    stalled, or a demo): strong pool evidence without a session, so `?` and not MINE. The
+    popup must say so and show the pool and the messages, readably (pixels and boxes)."""
+    ctx, sw, ext_id = browser
+    # the fixture index (links only) on a site of its own: earlier tests stop miners on 127.0.0.1
+    url = f"http://questionable.test:{srv.ports[0]}/index.html"
+    pool = srv.pool_url("coinhive")
+    page = visit(ctx, url)
+    page.evaluate("""pool => { const ws = new WebSocket(pool);
+      ws.onopen = () => ws.send(JSON.stringify({type: "auth", params: {site_key: "SKloginOnly000000000000000000099",
+                                                                       type: "anonymous", user: null, goal: 0}})); }""", pool)
+    try:
+        tab = tab_of(sw, url)
+        wait_for("the job noted", lambda: "protocol.coinhive.job" in (summary(sw, tab) or {"rules": []})["rules"])
+        assert summary(sw, tab)["label"] == "suspicious" and badge(sw, tab) == "?"
+        shown = check_popup(ctx, ext_id, tab, "suspicious", SUSPICIOUS_PILL, tmp_path / "popup-suspicious.png")
+        head, lists = shown.split("SCRIPTS AND LOADS", 1)  # the verdict and why, above the evidence lists
+        assert "suspicious" in head and "not conclusive" in head and "pool-protocol" in head
+        assert f"protocol.coinhive.auth at {pool}" in lists  # which message, to which pool
+    finally:
+        page.close()
 
 
 # --- per-site blocking and allowing, on sites of their own (*.test, mapped to the loopback) -----

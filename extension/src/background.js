@@ -167,7 +167,7 @@ async function badge(t) {
   const text = label === "miner" ? "MINE" : label === "suspicious" ? "?" : "";
   await chrome.action.setBadgeText({ tabId: t.tabId, text }).catch(() => {});
   if (text) {
-    await chrome.action.setBadgeBackgroundColor({ tabId: t.tabId, color: label === "miner" ? "#c62828" : "#ef6c00" }).catch(() => {});
+    await chrome.action.setBadgeBackgroundColor({ tabId: t.tabId, color: label === "miner" ? "#c62828" : "#b45309" }).catch(() => {});
   }
   await chrome.action.setTitle({ tabId: t.tabId,
     title: text ? `webscan: ${label} on ${t.site || "this page"} (score ${t.result.score.toFixed(2)})` : "webscan" }).catch(() => {});
