@@ -83,6 +83,10 @@ RUNTIME_RULES = {r.id: r for r in (
 CPU_SHARE_THRESHOLD = 0.5
 """Mean share of one core over the window above which CPU counts as sustained (weak evidence)."""
 MIN_CPU_SPAN_S = 2.0
+CPU_WINDOW_S = 10.0
+"""The crawler's default observation window. CPU is judged over a whole window: a visit's mean
+over its sampled span; a live tab in the extension (an open window) over its busiest span of
+this length, never over a shorter one (a 2 s burst of a file hash is not sustained CPU)."""
 HOT_CALLS_PER_S = 1000.0
 """Calls per second of one export in one realm above which a report counts as hot."""
 LOOP_SUSTAIN = 0.5
