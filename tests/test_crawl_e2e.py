@@ -68,6 +68,12 @@ def test_miner_reports_carry_runtime_evidence(srv, crawled):
     # the page's pool frames, its CPU and workers, and the module it ran all count as evidence
     assert {"protocol", "runtime", "wasm"} <= {f["kind"] for f in first["findings"]}
     assert first["wasm_modules"]
+    # coverage: what the window saw (the kit's workers hooked), and the consent page's click
+    assert rt["coverage"]["workers"].get("dedicated", 0) >= 1 and rt["coverage"]["observed_s"] > 0
+    consent = rows[srv.url("/miner/consent.html")]["runtime"]["coverage"]
+    assert consent["consent_clicked"] == "Accept all"
+    late = rows[srv.url("/miner/late-start.html")]["runtime"]["coverage"]
+    assert late["extended"] and late["observed_s"] > late["window_s"]
 
 
 def test_html_report_lists_every_site(srv, crawled):

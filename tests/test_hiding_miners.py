@@ -104,6 +104,11 @@ def test_window_extends_for_late_activity_and_timers_only():
     busy = Observation(url="http://x.test/", cpu=[CpuSample(t * 0.5, t * 0.45) for t in range(22)],
                        workers=[WorkerSeen("blob:x", "dedicated", "http://x.test/", 0.3)])
     assert _decide(busy, 10.5) is None  # busy from the start: judged on its window
+    blip = [CpuSample(t * 0.5, 0.4 if t >= 13 else 0.0) for t in range(22)]  # one busy interval at 6 s
+    assert _decide(Observation(url="http://x.test/", cpu=blip), 10.5) is None
+    work = [CpuSample(t * 0.5, max(0.0, (t - 12) * 0.45)) for t in range(22)]  # busy from 6 s on
+    ext = _decide(Observation(url="http://x.test/", cpu=work), 10.5)
+    assert ext is not None and ext.until == 16.0
     late = Observation(url="http://x.test/", workers=[WorkerSeen("blob:x", "dedicated", "http://x.test/", 8.0)])
     ext = _decide(late, 10.5)
     assert ext is not None and ext.until == 18.0 and "began" in ext.reason

@@ -17,7 +17,9 @@ from webscan.model import WORKER_KINDS, Coverage
 
 HOT_CALLS_PER_S = 1000.0
 BUSY_SHARE = 0.5
-"""A CPU interval at or above this share of a core counts as activity."""
+"""A CPU interval at or above this share of a core counts as busy..."""
+BUSY_RUN_S = 1.5
+"""...and busy intervals make activity once they run this long without a break."""
 TIMER_GRACE_S = 2.0
 """How long past a long timer's due time to keep watching before deciding again."""
 DEFAULT_CAP_S = 40.0
@@ -43,8 +45,20 @@ def _new_things(obs: Observation) -> list[float]:
 
 
 def _busy(obs: Observation) -> list[float]:
-    return [b.ts for a, b in zip(obs.cpu, obs.cpu[1:])
-            if b.ts > a.ts and (b.process_time_s - a.process_time_s) / (b.ts - a.ts) >= BUSY_SHARE]
+    """Starts of busy CPU runs of at least BUSY_RUN_S (a lone busy interval is a layout, a
+    garbage collection, a popup opening: not work that started)."""
+    starts: list[float] = []
+    run_start: float | None = None
+    for a, b in zip(obs.cpu, obs.cpu[1:]):
+        busy = b.ts > a.ts and (b.process_time_s - a.process_time_s) / (b.ts - a.ts) >= BUSY_SHARE
+        if not busy:
+            run_start = None
+            continue
+        if run_start is None:
+            run_start = a.ts
+        if b.ts - run_start >= BUSY_RUN_S and (not starts or starts[-1] != run_start):
+            starts.append(run_start)
+    return starts
 
 
 def extension(obs: Observation, *, window_start: float, now: float, window_s: float,
