@@ -11,7 +11,9 @@ semantics, so we evaluate exactly that shape and nothing else:
 - numbers, strings, unary/binary arithmetic, `parseInt`, member reads of local object
   literals, calls of the decoder, of its aliases and of single-return wrapper functions;
 - the decoder's index offset, and its encoding: none, base64 (the obfuscator's lowercase-first
-  alphabet, then UTF-8), or RC4 (base64, then RC4 with the call site's key);
+  alphabet, or the standard one of its `atob` polyfill in builds before 2.0, the 2017-2019
+  builds that miner kits shipped; then UTF-8), or RC4 (base64, then RC4 with the call site's
+  key);
 - the rotation, found by trying every rotation against the checksum (each try stops at the
   first entry that is not a number, so wrong rotations cost one decode).
 
@@ -39,6 +41,7 @@ MAX_EDITS = 200_000
 _SWAP = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz",
                       "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 _B64_ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/="
+_B64_STANDARD = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="
 # the decoder's first statement subtracts the index offset: `function D(i, k) { i = i - 0x76;`
 # and the next reads the array: `var a = arrFn();` or `var v = ARR[i];`
 _DECODER_HINT = re.compile(
@@ -46,6 +49,7 @@ _DECODER_HINT = re.compile(
     rb"(?:var\s+)?\1\s*=\s*\1\s*-[^;{}]{1,200};\s*(?:var|let|const)\s+[\w$]+\s*=\s*[\w$]+\s*"
     rb"(?:\(\s*\)|\[\s*\1\s*\])")
 _IDENT = re.compile(r"^[A-Za-z_$][\w$]*$")
+_INDEX_STRING = re.compile(r"^\s*(0[xX][0-9A-Fa-f]{1,8}|\d{1,9})\s*$")
 _PARSE_INT = re.compile(r"^\s*([+-]?)(0[xX][0-9A-Fa-f]+|\d+)")
 _FUNCS = ("function_declaration", "function_expression", "arrow_function", "method_definition",
           "generator_function_declaration", "function")
@@ -71,6 +75,8 @@ class _Decoder:
     array: list[str]
     encoding: str  # "none" | "base64" | "rc4"
     rotation: int = 0
+    swapped: bool = True
+    """The alphabet is lowercase-first (javascript-obfuscator 2.x on), not the standard one."""
 
 
 @dataclass
@@ -145,9 +151,10 @@ def _rc4(data: str, key: str) -> str:
     return "".join(out)
 
 
-def _b64(entry: str) -> str | None:
-    """The obfuscator's base64: lowercase-first alphabet, then decodeURIComponent (UTF-8)."""
-    data = b64decode_loose(entry.translate(_SWAP)) if len(entry) >= 2 else b""
+def _b64(entry: str, swapped: bool = True) -> str | None:
+    """The obfuscator's base64 (lowercase-first alphabet where `swapped`), then
+    decodeURIComponent (UTF-8)."""
+    data = b64decode_loose(entry.translate(_SWAP) if swapped else entry) if len(entry) >= 2 else b""
     if data is None:
         return None
     try:
@@ -275,13 +282,14 @@ class _Resolver:
             return None
         text = body.text.decode("utf-8", "replace")
         encoding = "none"
-        if _B64_ALPHABET in text:
+        swapped = _B64_ALPHABET in text
+        if swapped or _B64_STANDARD in text:
             encoding = "base64"
             if params.named_child_count == 2:
                 key = params.named_children[1].text.decode("utf-8", "replace")
                 if len(re.findall(r"(?<![\w$])" + re.escape(key) + r"(?![\w$])", text)) > 0:
                     encoding = "rc4"
-        return _Decoder(name, int(offset), array, encoding)
+        return _Decoder(name, int(offset), array, encoding, swapped=swapped)
 
     def _array_for(self, body: Node, pos: int) -> list[str] | None:
         """The string array a decoder reads: `var A = arrFn();` or `ARR[i]` in its body."""
@@ -522,15 +530,23 @@ class _Resolver:
         return self.call(ret, env, ret.start_byte, depth + 1)
 
     def decode(self, dec: _Decoder, argv: list[object]) -> str:
-        if not argv or not isinstance(argv[0], (int, float)) or not float(argv[0]).is_integer():
+        index = argv[0] if argv else None
+        if isinstance(index, str):
+            # builds before 2.0 pass the index as a hex string ('0x1f'); the decoder's first
+            # statement, `i = i - 0x0`, makes it a number as JavaScript's Number() would
+            m = _INDEX_STRING.match(index)
+            if m is None:
+                raise _Unknown
+            index = int(m.group(1), 0) if m.group(1)[:2].lower() == "0x" else int(m.group(1))
+        if not isinstance(index, (int, float)) or not float(index).is_integer():
             raise _Unknown
         n = len(dec.array)
-        i = int(argv[0]) - dec.offset
+        i = int(index) - dec.offset
         if not 0 <= i < n:
             raise _Unknown
         j = (i + dec.rotation) % n
         key = argv[1] if len(argv) > 1 and isinstance(argv[1], str) else None
-        ck = (id(dec.array), j, dec.encoding, key if dec.encoding == "rc4" else None)
+        ck = (id(dec.array), j, dec.encoding, dec.swapped, key if dec.encoding == "rc4" else None)
         if ck in self.cache:
             v = self.cache[ck]
         else:
@@ -539,9 +555,9 @@ class _Resolver:
             if dec.encoding == "none":
                 v = entry
             elif dec.encoding == "base64":
-                v = _b64(entry)
+                v = _b64(entry, dec.swapped)
             else:
-                raw = _b64(entry)
+                raw = _b64(entry, dec.swapped)
                 v = None if raw is None or not key else _rc4(raw, key)
             self.cache[ck] = v
         if v is None:
