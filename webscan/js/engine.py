@@ -16,7 +16,7 @@ try:  # the regex parser, for literal prefilters
 except ImportError:  # pragma: no cover - Python < 3.11
     import sre_constants as _sre_c  # type: ignore[no-redef]
     import sre_parse as _sre_parse  # type: ignore[no-redef]
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,6 +45,11 @@ JS_LANGUAGE = Language(tree_sitter_javascript.language())
 DEFAULT_MAX_PARSE_BYTES = 16 * 1024 * 1024
 WORDS_CATEGORY = "pool-protocol-words"
 """Category of protocol matches made of scattered words rather than a built message."""
+WORDS_WINDOW = 2048
+"""Bytes within which all the words of a message must occur for a words-only match: a message
+assembled field by field (`m.method = 'login'; p.login = w; p.pass = x; ...`) fits in a few
+lines, even with the send call around it."""
+MAX_WORD_ANCHORS = 64
 MAX_FINDINGS_PER_RULE = 3
 MAX_PAYLOAD_DEPTH = 3
 MAX_PAYLOAD_TOTAL = 16 * 1024 * 1024
@@ -147,6 +152,8 @@ class _Scan:
     in_strings: set[str] = field(default_factory=set)
     load_ranges: list[tuple[int, int]] = field(default_factory=list)
     loaded_names: set[str] = field(default_factory=set)
+    loader_params: dict[str, set[int]] = field(default_factory=dict)  # see _loader_parameters
+    src: bytes = b""
     decoded: list[deob.Decoded] = field(default_factory=list)
     protocol_objects: list[tuple[Any, _Hit]] = field(default_factory=list)
     packer_payloads: list[deob.Decoded] = field(default_factory=list)
@@ -345,14 +352,16 @@ class JsEngine:
         self._objects = js_objects.ObjectRules(object_rules) if object_rules else None
         if object_rules:
             # object rules: every pair key / assigned property near an anchor key's literal
-            anchors = []
+            # searched as literals (a case-blind one in the lower-cased text): as one regex of
+            # `(?i:...)` branches they cost 40 ms per MB
+            anchors: set[tuple[bytes, bool]] = set()
             for r in object_rules:
                 lits = _required_literals(r.match.object.keys_all[0])
                 if lits is None:
                     raise ValueError(f"rule {r.id}: the first of `keys_all` must require a "
                                      "literal of 3 or more characters")
-                anchors += [f"(?i:{re.escape(w)})" if lits[1] else re.escape(w) for w in sorted(lits[0])]
-            trig = "|".join(anchors)
+                anchors |= {((w.lower() if lits[1] else w).encode("utf-8"), lits[1]) for w in lits[0]}
+            trig = ("literal-set", frozenset(anchors))
             internal += [(js_objects.PAIR_PATTERN, trig), (js_objects.ASSIGN_PATTERN, trig),
                          (js_objects.SHORTHAND_PATTERN, trig)]
         for text, trig in internal:
@@ -364,12 +373,14 @@ class JsEngine:
         anchored: list[tuple[str, str]] = []
         unanchored: list[tuple[str, str]] = []
         for owner, text, trig in patterns:
-            t = ("regex", trig) if trig else _pattern_trigger(text)
+            t = (trig if isinstance(trig, tuple) else ("regex", trig)) if trig else _pattern_trigger(text)
             if t is None:
                 unanchored.append((owner, text))
                 continue
             anchored.append((owner, text))
-            if t[0] == "words":
+            if t[0] == "literal-set":
+                literals.update(t[1])
+            elif t[0] == "words":
                 words.update(t[1])
             elif t[0] == "literals":
                 ws, icase = t[1]
@@ -386,9 +397,15 @@ class JsEngine:
             if t is not None and t[0] == "words":
                 rule_words.update(w for w in t[1] if _WORD.fullmatch(w) and len(w) > 3)
         alt = b"|".join(re.escape(w.encode("utf-8")) for w in sorted(rule_words, key=len, reverse=True))
+        # an alias (`var A = NS.Anonymous; new A(...)`) hides a kit's constructor, namespace or
+        # constant, capitalised; a lower-case word of a rule (`method`, `byteOffset`) is read
+        # as `= e.method,` all through ordinary bundles, and rewriting one costs a whole walk
+        caps = sorted((w for w in rule_words if w[0].isupper()), key=len, reverse=True)
+        alt_alias = b"|".join(re.escape(w.encode("utf-8")) for w in caps)
         self._hidden_name = re.compile(
-            rb"\[\s*['\"](?:" + alt + rb")['\"]\s*\]|=\s*[\w$]+(?:\.[\w$]+)*\.(?:" + alt
-            + rb")\s*[;,\n]") if alt else None
+            rb"\[\s*['\"](?:" + alt + rb")['\"]\s*\]"
+            + (rb"|=\s*[\w$]+(?:\.[\w$]+)*\.(?:" + alt_alias + rb")\s*[;,\n]" if alt_alias else b"")
+        ) if alt else None
         # strings whose hiding is worth a rewrite: names of strong rules, protocol values
         self._reveal_words = frozenset(rule_words) | frozenset(getattr(protocol, "fixed_values", ()))
         self._anchored_owner = [o for o, _ in anchored]
@@ -511,7 +528,7 @@ class JsEngine:
             return self._analyse_in_windows(src, target, line_offset, column_offset, context,
                                             depth, budget)
         loc = _Locator(src, target, line_offset, column_offset, context)
-        scan = _Scan()
+        scan = _Scan(src=src)
         root: Node = self._parser.parse(_valid_utf8(src)).root_node
         check_budget()
         scan.deep = _DeepZones.survey(root)
@@ -542,7 +559,7 @@ class JsEngine:
         if self._helpers is not None:
             for shape, call in self._helpers.messages(src, root, _object_shape):
                 scan.protocol_objects.append((shape, _hit_of(call, src)))
-        self._protocol_findings(scan, out, loc)
+        self._protocol_findings(src, scan, out, loc)
         self._bound_notes(scan, out, loc)
         self._payloads(scan, out, loc, target, depth, budget)
         if observe is not None:
@@ -626,9 +643,12 @@ class JsEngine:
                     self._on_match(self._anchored_owner[idx], caps, src, scan, ctx)
             else:
                 seen = ctx["seen"]
-                for s, e in ranges:
+                starts = [r[0] for r in ranges]
+                for s, e in _spans_near(ranges, RANGE_MERGE_GAP):
                     cursor.set_byte_range(s, e)
                     for idx, caps in cursor.matches(root):
+                        if not _touches(caps, ranges, starts):
+                            continue  # met only because the span joined two trigger ranges
                         first = next(iter(caps.values()), None)
                         key = (idx, first[0].start_byte, first[0].end_byte) if first else (idx, s, e)
                         if key in seen:
@@ -1145,11 +1165,54 @@ class JsEngine:
                 left = node.child_by_field_name("left")
                 if left is not None and left.type == "member_expression":
                     left = left.child_by_field_name("property")
-                return left is not None and left.text.decode("utf-8", "replace") in scan.loaded_names
+                name = left.text.decode("utf-8", "replace") if left is not None else ""
+                if name in _MARKUP_PROPERTIES:
+                    return _TAG_WITH_SOURCE.search(node.text) is not None
+                return name in scan.loaded_names
+            if t == "arguments":
+                return self._loading_call(node, b, scan)
             if t in ("statement_block", "program", "function_declaration"):
                 return False
             node = node.parent
         return False
+
+    def _loading_call(self, args: Node, b: int, scan: _Scan) -> bool:
+        """Whether the call whose argument holds byte `b` loads it: markup with a script or
+        frame written into the page (`document.write('<script src=...>')`, `$(x).append(...)`),
+        `el.setAttribute('src', url)`, or a function of the script that hands that parameter
+        to a load (`function load(u) { s.src = u; } load(url)`), the usual injector."""
+        call = args.parent
+        fn = call.child_by_field_name("function") if call is not None and call.type == "call_expression" else None
+        if fn is None:
+            return False
+        callee = fn.child_by_field_name("property") if fn.type == "member_expression" else fn
+        name = callee.text.decode("utf-8", "replace") if callee is not None else ""
+        if name in _MARKUP_SINKS:
+            return _TAG_WITH_SOURCE.search(args.text) is not None
+        pos = next((i for i, a in enumerate(args.named_children) if a.start_byte <= b < a.end_byte), -1)
+        if name == "setAttribute":
+            first = args.named_children[0] if args.named_children else None
+            return pos == 1 and first is not None and first.text.strip(b"'\"`").lower() in (b"src", b"data")
+        if fn.type != "identifier" or pos < 0 or not scan.loaded_names:
+            return False
+        return pos in self._loader_parameters(name, scan)
+
+    def _loader_parameters(self, name: str, scan: _Scan) -> set[int]:
+        """Positions of `name`'s parameters that the script loads (found among `loaded_names`
+        by a definition's text: `function name(a, b)`, `name = function (a)`, `name = (a) =>`)."""
+        if name not in scan.loader_params:
+            found: set[int] = set()
+            rx = re.compile(rb"(?:function\s+" + re.escape(name.encode()) + rb"|(?<![\w$.])"
+                            + re.escape(name.encode()) + rb"\s*=\s*(?:async\s+)?(?:function\b\s*[\w$]*)?)"
+                            rb"\s*\(([^()]{0,256})\)")
+            for k, m in enumerate(rx.finditer(scan.src)):
+                if k >= MAX_DEFINITIONS_LOOKED_AT:
+                    break
+                params = [p.strip().split(b"=")[0].strip().decode("utf-8", "replace")
+                          for p in m.group(1).split(b",")]
+                found |= {i for i, p in enumerate(params) if p in scan.loaded_names}
+            scan.loader_params[name] = found
+        return scan.loader_params[name]
 
     def _domain_finding(self, hit, b: int, loaded: bool, out: Analysis, loc: "_Locator",
                         per_rule: dict[str, int], ctx: str | None) -> None:
@@ -1258,10 +1321,12 @@ class JsEngine:
                 out.findings.append(finding(rule, EvidenceKind.js, loc.location(h.start, h.context),
                                             message=msg, excerpt=h.text[:EXCERPT_BYTES]))
 
-    def _protocol_findings(self, scan: _Scan, out: Analysis, loc: "_Locator") -> None:
+    def _protocol_findings(self, src: bytes, scan: _Scan, out: Analysis, loc: "_Locator") -> None:
         """Pool messages built as object literals are strong evidence; a message whose words
-        merely all occur somewhere in a script is weak (`WORDS_CATEGORY`): big bundles such as
-        wallets contain `method`, `login`, `pass`, `agent` and `params` for other reasons.
+        all occur together in one stretch of a script is weak (`WORDS_CATEGORY`), and words
+        spread further apart than WORDS_WINDOW are none: a wallet's 3 MB bundle has `login`,
+        `pass`, `agent`, `handshake`, `pool` and `password` for reasons of its own, hundreds of
+        kilobytes apart, where a message assembled field by field keeps them within lines.
         A session (login + submit) is strong only when its messages were built as literals."""
         if self.protocol is None:
             return
@@ -1282,8 +1347,10 @@ class JsEngine:
         for rule in self.protocol.match_tokens(toks, strings=scan.in_strings):
             if rule.id in built or rule.all_of:
                 continue
-            worded.add(rule.id)
             keys, values = self.protocol.tokens_of(rule)
+            if not _words_together(src, sorted(values) + sorted(keys - values), WORDS_WINDOW):
+                continue
+            worded.add(rule.id)
             anchor = sorted(values or keys) or sorted(toks)
             h = min((scan.token_first[t] for t in anchor if t in scan.token_first), key=lambda x: x.start)
             out.findings.append(finding(
@@ -1410,11 +1477,60 @@ class _Locator:
         return Location(target=self.target, line=row + 1 + self.line_offset, column=col + 1, context=ctx)
 
 
+_MARKUP_SINKS = frozenset(("write", "writeln", "insertAdjacentHTML", "append", "prepend", "html",
+                           "after", "before", "appendTo", "prependTo", "replaceWith"))
+"""Calls that put markup into the page (the DOM's and jQuery's)."""
+_MARKUP_PROPERTIES = frozenset(("innerHTML", "outerHTML"))
+_TAG_WITH_SOURCE = re.compile(rb"(?i)<\s*(?:script|iframe|embed|object)\b[^>]{0,512}?\b(?:src|data)\s*=")
+"""Markup that loads what it names: a script, frame or object with a source."""
+MAX_DEFINITIONS_LOOKED_AT = 4
 _LITERALS = frozenset(("string", "template_string"))
 _CHAIN_LEFT = frozenset(("string", "template_string", "binary_expression"))
 RANGE_COST_NODES = 64
 """What one trigger range costs the query engine, in nodes of a whole-tree pass (a descent
 from the root and the range's ancestors): more ranges than nodes / this, one pass is cheaper."""
+RANGE_MERGE_GAP = 2048
+"""Trigger ranges closer than this many bytes are queried as one span. A range's descent walks
+the siblings before it at every level, and a minified bundle's levels are wide: 1,194 ranges of
+a 4.8 MB bundle cost more than parsing it, the same ranges joined into 274 spans a fifth."""
+
+
+def _words_together(src: bytes, words: list[str], window: int) -> bool:
+    """Whether every word occurs, as a whole name, within `window` bytes of one occurrence of
+    the first (at most MAX_WORD_ANCHORS of those are tried). A word missing from the raw text
+    (seen only in a decoded string) leaves the answer to the caller's token match: True."""
+    pats = [re.compile(rb"(?<![\w$])" + re.escape(w.encode("utf-8")) + rb"(?![\w$])") for w in words]
+    if not pats or any(p.search(src) is None for p in pats):
+        return True
+    for k, m in enumerate(pats[0].finditer(src)):
+        if k >= MAX_WORD_ANCHORS:
+            return False
+        lo, hi = max(0, m.start() - window), m.end() + window
+        if all(p.search(src, lo, hi) is not None for p in pats[1:]):
+            return True
+    return False
+
+
+def _spans_near(ranges: list[tuple[int, int]], gap: int) -> list[tuple[int, int]]:
+    """Sorted disjoint ranges joined where fewer than `gap` bytes part them."""
+    out: list[tuple[int, int]] = []
+    for s, e in ranges:
+        if out and s - out[-1][1] < gap:
+            out[-1] = (out[-1][0], e)
+        else:
+            out.append((s, e))
+    return out
+
+
+def _touches(caps: dict, ranges: list[tuple[int, int]], starts: list[int]) -> bool:
+    """Whether a captured node of a match meets one of the sorted disjoint `ranges` (every
+    anchored pattern captures the node its trigger word is in, so its own matches do)."""
+    for nodes in caps.values():
+        for n in nodes:
+            i = bisect_left(starts, n.end_byte) - 1  # the last range starting before the node ends
+            if i >= 0 and ranges[i][1] > n.start_byte:
+                return True
+    return False
 
 
 def _is_utf8(src: bytes) -> bool:

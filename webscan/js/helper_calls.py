@@ -27,6 +27,9 @@ MAX_NODES = 4000  # walked inside one helper while looking for its envelope
 _FUNCTION_TYPES = ("function_declaration", "function_expression", "function", "arrow_function",
                    "method_definition", "generator_function_declaration")
 _IDENT = r"[A-Za-z_$][\w$]*"
+MAX_CALLEE_BYTES = 256
+_CALLEE = re.compile(rf"(?<![\w$])({_IDENT})\s*\Z".encode())
+"""The callee just before a call's `(`, searched in a window that ends there."""
 
 
 class HelperCalls:
@@ -38,8 +41,9 @@ class HelperCalls:
         self._call = None
         if names:
             alt = "|".join(re.escape(n) for n in names)
-            self._call = re.compile(
-                rf"(?<![\w$])({_IDENT})\s*\(\s*([\"'])({alt})\2\s*[,)]".encode())
+            # the message name first: a pattern that starts at every identifier costs a regex
+            # attempt per identifier of a bundle; the callee is read backwards from the `(`
+            self._call = re.compile(rf"\(\s*([\"'])({alt})\1\s*[,)]".encode())
 
     def messages(self, src: bytes, root: Node, object_shape: Callable[[Node], dict]
                  ) -> list[tuple[dict, Node]]:
@@ -47,13 +51,18 @@ class HelperCalls:
         if self._call is None:
             return []
         calls: dict[str, list[tuple[int, str]]] = {}
-        for n, m in enumerate(self._call.finditer(src)):
-            if n >= MAX_CALLS:
+        n = 0
+        for m in self._call.finditer(src):
+            callee = _CALLEE.search(src, max(0, m.start() - MAX_CALLEE_BYTES), m.start())
+            if callee is None:
+                continue
+            n += 1
+            if n > MAX_CALLS:
                 break
-            name = m.group(1).decode("utf-8", "replace")
+            name = callee.group(1).decode("utf-8", "replace")
             if name in ("function", "if", "while", "for", "switch", "return", "typeof"):
                 continue
-            calls.setdefault(name, []).append((m.start(2), m.group(3).decode()))
+            calls.setdefault(name, []).append((m.start(1), m.group(2).decode()))
         out: list[tuple[dict, Node]] = []
         for name in list(calls)[:MAX_HELPERS]:
             envelope = self._envelope(src, root, name)
