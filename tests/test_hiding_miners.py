@@ -175,3 +175,41 @@ def test_webgpu_miner_is_measured_or_reported_as_unseen(srv, browser_runner, eng
     else:
         assert gpu.pipelines >= 1 and gpu.dispatches > 0 and "@compute" in gpu.shaders[0]
         assert any("WebGPU compute seen but not judged" in m for m in missed), missed
+
+
+SHADOW_BANNER = """
+<p>Story.</p><cmp-banner></cmp-banner>
+<script>
+customElements.define("cmp-banner", class extends HTMLElement {
+  connectedCallback() {
+    const root = this.attachShadow({mode: "open"});
+    root.innerHTML = '<div style="position:fixed;bottom:0;left:0;right:0;padding:10px">'
+      + 'Cookies? <button>Customize</button> <button id="yes">Accept all</button></div>';
+    root.getElementById("yes").onclick = () => new Worker(URL.createObjectURL(new Blob(["1"])));
+  }
+});
+</script>"""
+
+DECOYS = """
+<p>Terms. <button onclick="new Worker(URL.createObjectURL(new Blob(['1'])))">OK</button></p>
+<div style="position:fixed;top:0;right:0;width:300px">
+  <a href="/elsewhere" role="button">Accept</a>
+  <form action="/subscribe"><button>I agree</button></form>
+</div>"""
+
+
+@pytest.fixture(scope="module")
+def consent_site():
+    from test_browser_support import Site, html
+
+    s = Site({"/shadow.html": html(SHADOW_BANNER), "/decoys.html": html(DECOYS)})
+    yield s
+    s.close()
+
+
+def test_consent_click_reaches_shadow_roots_and_never_links_forms_or_text(consent_site, browser_runner):  # noqa: F811
+    obs = browser_runner.observe(consent_site.url("/shadow.html"), window_s=3.0)
+    assert obs.coverage.consent == "Accept all" and len(obs.workers) == 1
+    obs = browser_runner.observe(consent_site.url("/decoys.html"), window_s=3.0)
+    assert obs.coverage.consent is None and obs.workers == []
+    assert obs.final_url == consent_site.url("/decoys.html")  # no link followed, no form sent

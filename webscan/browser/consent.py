@@ -4,8 +4,9 @@ A real visitor clicks "Accept" on a cookie banner, and some miners start from th
 crawler does the same, within bounds: only a button (never a link, never a form's submit
 button) whose whole text or aria label is an agreement ("Accept all", "I agree", "OK"...), inside
 a banner-like container (a fixed or sticky box, a dialog, or an element named for cookies,
-consent or privacy), visible on screen; at most one click per visit, with a trusted mouse
-event. What was clicked is reported in the coverage.
+consent or privacy), visible on screen, in the page, its frames or their open shadow roots; at
+most one click per visit, with a trusted mouse event. What was clicked is reported in the
+coverage.
 """
 
 from __future__ import annotations
@@ -25,8 +26,9 @@ FIND_JS = r"""() => {
     return r.width > 4 && r.height > 4 && r.bottom > 0 && r.right > 0 && r.top < innerHeight &&
       r.left < innerWidth && cs.visibility !== "hidden" && cs.display !== "none" && Number(cs.opacity) > 0.1;
   };
+  const up = e => e.parentElement || (e.parentNode && e.parentNode.host) || null;  // through shadow roots
   const bannerLike = el => {
-    for (let e = el.parentElement, depth = 0; e && e !== document.body && depth < 10; e = e.parentElement, depth++) {
+    for (let e = up(el), depth = 0; e && e !== document.body && depth < 10; e = up(e), depth++) {
       const role = e.getAttribute("role") || "";
       if (role === "dialog" || role === "alertdialog" || role === "banner" && depth < 4) return true;
       const names = (e.id || "") + " " + (typeof e.className === "string" ? e.className : "") + " " + (e.getAttribute("aria-label") || "");
@@ -36,7 +38,16 @@ FIND_JS = r"""() => {
     }
     return false;
   };
-  const all = document.querySelectorAll("button, [role=button], input[type=button]");
+  const SEL = "button, [role=button], input[type=button]";
+  const all = Array.from(document.querySelectorAll(SEL));
+  const roots = [document];  // consent managers often draw in an open shadow root
+  for (let r = 0; r < roots.length && r < 20; r++) {
+    const hosts = roots[r].querySelectorAll("*");
+    for (let i = 0; i < hosts.length && i < 5000; i++) {
+      const sr = hosts[i].shadowRoot;
+      if (sr && roots.length < 20) { roots.push(sr); all.push(...sr.querySelectorAll(SEL)); }
+    }
+  }
   for (let i = 0; i < all.length && i < 500; i++) {
     const el = all[i];
     if (el.tagName === "A" || el.closest("a[href]")) continue;  // never a link
