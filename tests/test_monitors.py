@@ -30,6 +30,7 @@ from service_support import ServeProcess, sqlite_url
 from site_fixtures.server import FixtureServer
 from test_browser_support import chromium_or_skip
 from test_service_postgres import pg_url  # noqa: F401 - a fixture (a throwaway cluster)
+from webscan.service.monitors import verify
 
 chromium_or_skip(allow_module_level=True)
 
@@ -203,6 +204,7 @@ def test_a_monitor_calls_its_webhook_on_a_change_of_verdict_and_outlives_a_resta
             call = wait_for("the webhook's delivery", lambda: receiver.delivered("miner"))
             assert signed_by(secret, call)
             assert not signed_by("another secret", call)
+            assert verify(secret, call.body, call.headers["x-webscan-signature"])  # the helper
             assert all(c.body == call.body for c in receiver.calls)  # the same event, retried
             assert len(receiver.calls) >= 2  # hung then failed, ..., delivered
             event = json.loads(call.body)

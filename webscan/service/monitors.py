@@ -373,6 +373,7 @@ def _resolver_of(config) -> Resolver:  # noqa: ANN001
 
 
 def verify(secret: str, body: bytes, header: str) -> bool:
-    """What a receiver does (and the tests): recompute the signature, compare in constant time."""
+    """What a receiver written in Python does: recompute the signature over the body's bytes
+    as received (before parsing them), compare in constant time."""
     return hmac.compare_digest(sign(secret, body), header or "")
 
