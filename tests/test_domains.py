@@ -140,3 +140,9 @@ def test_bad_urls_never_raise(dm, junk):
 def test_non_string_input_matches_nothing(dm):
     assert dm.match_url(None) == []  # type: ignore[arg-type]
     assert dm.find_in_text(None) == []  # type: ignore[arg-type]
+
+
+def test_find_in_text_offsets_past_a_character_whose_lower_case_is_longer(dm):
+    """U+0130 lowers to two characters; offsets after it still point at the host."""
+    text = "var a = '\u0130stanbul \u0130'; var u = 'wss://COINHIVE.com/proxy';"
+    assert [text[s:e] for _, s, e in dm.find_in_text(text)] == ["wss://COINHIVE.com/proxy"]

@@ -20,6 +20,10 @@ from webscan.rules.schema import DomainRule
 MAX_URL = 4096
 """Longest URL token considered; longer runs are data blobs, not addresses."""
 
+_LONG_LOWER = re.compile("([" + "".join(
+    chr(c) for c in range(0x80, 0x10000) if len(chr(c).lower()) != 1) + "])")
+"""Characters whose lower case is longer than they are (U+0130 in today's Unicode)."""
+
 
 class DomainHit(NamedTuple):
     rule: DomainRule
@@ -245,8 +249,9 @@ class DomainMatcher:
         if not text or not isinstance(text, str):
             return []
         low = text.lower()
-        if len(low) != len(text):  # a few Unicode characters change length when lower-cased
-            low = "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
+        if len(low) != len(text):  # a few Unicode characters change length when lower-cased:
+            # kept as they are, the rest lowered a run at a time (not a character at a time)
+            low = "".join(p if i % 2 else p.lower() for i, p in enumerate(_LONG_LOWER.split(text)))
         out: list[tuple[DomainHit, int, int]] = []
         url_spans: list[tuple[int, int]] = []
         for m in self._url_rx.finditer(low):
