@@ -64,8 +64,9 @@ class ElementRules:
         tags = sorted({t for c in self.rules for t in c.tags})
         self._tag = re.compile(r"<[ \t]*(" + "|".join(map(re.escape, tags)) + r")(?=[\s>/])", re.I)
         self._tag_b = re.compile(self._tag.pattern.encode(), re.I)
-        words = sorted({w.lower() for lits, _ in prefilter for w in lits})
-        self._prefilter = re.compile("|".join(map(re.escape, words)).encode(), re.I) if words else None
+        # searched one by one in the lower-cased text: a case-blind regex alternation reads
+        # a script ten times slower than bytes.find
+        self._prefilter = sorted({w.lower().encode("utf-8") for lits, _ in prefilter for w in lits})
 
     def class_matches(self, value: Any) -> bool:
         """Whether a class attribute (str or list of tokens) holds a class some rule wants."""
@@ -90,7 +91,10 @@ class ElementRules:
 
     def find_in_text(self, src: bytes) -> list[WidgetHit]:
         """Widgets written as markup anywhere in a script's text (strings or raw markup)."""
-        if self._prefilter is None or self._prefilter.search(src) is None:
+        if not self._prefilter:
+            return []
+        low = src.lower()
+        if not any(w in low for w in self._prefilter):
             return []
         hits: list[WidgetHit] = []
         for n, m in enumerate(self._tag_b.finditer(src)):
