@@ -6,6 +6,11 @@ visit: hooks installed before page code, navigation with a timeout, a watch wind
 user activity and CPU sampling, and a hard visit timeout. Everything odd a page does (dialogs,
 downloads, popups, crashes, never finishing loading) ends as a PageError record, never as a
 hang or an exception. Nothing here judges: evidence.py maps the Observation onto findings.
+
+Miners hide from crawlers, so a visit looks like a visitor where a real browser can: a
+realistic profile (stealth.js), a visible and focused page, one consent click (consent.py), an
+adaptive window (window.py), and shared and service workers hooked like dedicated ones
+(workers.py). What the window saw and may have missed is recorded in `Observation.coverage`.
 """
 
 from __future__ import annotations
