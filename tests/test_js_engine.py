@@ -569,3 +569,12 @@ def test_loader_shapes_make_a_domain_loaded(engine, src, loaded):
     a = engine.analyse(src.encode(), "l.js")
     cats = {f.category for f in a.findings if f.kind.value == "domain"}
     assert cats == ({"miner-domain-load"} if loaded else {"miner-domain-mention"}), cats
+
+
+def test_loader_lookups_are_bounded_per_script(engine):
+    """Each function a domain is handed to costs one read of the script; past a few names the
+    rest count as mentions, so thousands of calls cannot make the pass quadratic."""
+    defs = "".join(f"function f{i}(u) {{ importScripts(u); }}\n" for i in range(200))
+    calls = "".join(f"f{i}('https://coinhive.com/lib/c{i}.js');\n" for i in range(200))
+    a = engine.analyse((defs + calls).encode(), "many.js")
+    assert {f.category for f in a.findings if f.kind.value == "domain"} == {"miner-domain-load", "miner-domain-mention"}

@@ -1201,6 +1201,8 @@ class JsEngine:
         """Positions of `name`'s parameters that the script loads (found among `loaded_names`
         by a definition's text: `function name(a, b)`, `name = function (a)`, `name = (a) =>`)."""
         if name not in scan.loader_params:
+            if len(scan.loader_params) >= MAX_LOADER_LOOKUPS:
+                return set()  # each look-up reads the script once: a few names, not thousands
             found: set[int] = set()
             rx = re.compile(rb"(?:function\s+" + re.escape(name.encode()) + rb"|(?<![\w$.])"
                             + re.escape(name.encode()) + rb"\s*=\s*(?:async\s+)?(?:function\b\s*[\w$]*)?)"
@@ -1484,6 +1486,7 @@ _MARKUP_PROPERTIES = frozenset(("innerHTML", "outerHTML"))
 _TAG_WITH_SOURCE = re.compile(rb"(?i)<\s*(?:script|iframe|embed|object)\b[^>]{0,512}?\b(?:src|data)\s*=")
 """Markup that loads what it names: a script, frame or object with a source."""
 MAX_DEFINITIONS_LOOKED_AT = 4
+MAX_LOADER_LOOKUPS = 16
 _LITERALS = frozenset(("string", "template_string"))
 _CHAIN_LEFT = frozenset(("string", "template_string", "binary_expression"))
 RANGE_COST_NODES = 64
