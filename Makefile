@@ -30,7 +30,7 @@ demo: $(STAMP)
 
 ## Run the whole test suite (pytest arguments in ARGS, e.g. make test ARGS='-k wasm -x').
 test: $(STAMP) $(NODE_STAMP)
-	$(PY) -m pytest -q $(ARGS)
+	$(PY) -m pytest -q --durations=30 $(ARGS)
 
 ## Refresh the lock after changing a range in pyproject.toml (needs uv: pip install uv).
 ## hatchling and editables are the build backend, locked too so `pip install -e .` fetches nothing.
