@@ -227,6 +227,9 @@ def tab_to(page, selector: str, presses: int = 12) -> list[str]:  # noqa: ANN001
 
 def submit_by_keyboard(page, base: str, url: str) -> None:  # noqa: ANN001
     page.goto(base + "/")
+    # the field has autofocus, which Chromium applies at a rendering update after the load: wait
+    # for it (a person lands in the field), else it can take the focus back after tab_to's click
+    page.wait_for_function("document.activeElement === document.querySelector('#url')")
     passed = tab_to(page, "#url")
     assert passed[0] == "Skip to the content", passed  # the first stop skips the header
     field = page.locator("#url")
