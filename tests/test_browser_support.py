@@ -8,11 +8,13 @@ one fresh context (~0.3 s) instead of a browser start; tests submit coroutines t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -32,6 +34,25 @@ def chromium_or_skip(*, allow_module_level: bool = False) -> str:
         return find_chromium()
     except ChromiumNotFound as e:
         pytest.skip(f"browser tests need Chromium: {e}", allow_module_level=allow_module_level)
+
+
+PLAYWRIGHT_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update",
+                   "--disable-sync", "--no-first-run", "--disable-quic"]
+"""Chromium switches for tests that drive it through Playwright: no background traffic that
+this machine's closed network would refuse (shared/BROWSER.md), no QUIC."""
+
+
+@contextlib.contextmanager
+def playwright_chromium(executable: str) -> Iterator[Any]:
+    """A headless Playwright Browser on the given Chromium, closed after the block."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=executable, args=PLAYWRIGHT_ARGS, headless=True)
+        try:
+            yield b
+        finally:
+            b.close()
 
 
 class Site:

@@ -21,16 +21,14 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from playwright.sync_api import BrowserContext, Page, sync_playwright  # noqa: E402
-from test_browser_support import chromium_or_skip  # noqa: E402
+from playwright.sync_api import BrowserContext, Page  # noqa: E402
+from test_browser_support import chromium_or_skip, playwright_chromium  # noqa: E402
 
 from site_fixtures.server import FixtureServer  # noqa: E402
 from site_fixtures.server.pages import PAGES  # noqa: E402
 
 CHROMIUM = chromium_or_skip(allow_module_level=True)
 
-ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run", "--disable-quic"]
 HIDE_WEBDRIVER = ("Object.defineProperty(Navigator.prototype, 'webdriver', "
                   "{get: () => false, configurable: true});")
 DEADLINE = 15.0
@@ -47,10 +45,8 @@ def srv() -> Iterator[FixtureServer]:
 
 @pytest.fixture(scope="module")
 def browser():
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+    with playwright_chromium(CHROMIUM) as b:
         yield b
-        b.close()
 
 
 @pytest.fixture

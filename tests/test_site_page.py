@@ -20,11 +20,9 @@ import pytest
 from node_tools import node_module_file
 from service_support import ServeProcess, sqlite_url
 from site_fixtures.server import FixtureServer
-from test_browser_support import chromium_or_skip
+from test_browser_support import chromium_or_skip, playwright_chromium
 
 CHROMIUM = chromium_or_skip(allow_module_level=True)
-ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run", "--disable-quic"]
 AUDIT_TIMEOUT_MS = 180_000
 MINER_RED = (0xb0, 0x00, 0x20)
 CLEAN_GREEN = (0x1b, 0x6e, 0x35)
@@ -57,12 +55,8 @@ def service(srv, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+    with playwright_chromium(CHROMIUM) as b:
         yield b
-        b.close()
 
 
 @pytest.fixture
