@@ -120,35 +120,32 @@ def test_help_explains_the_budget():
     assert "5 s per MB" in text and "budget exceeded" in text and "killed" in text
 
 
-def _stopped_worker(cli: subprocess.Popen) -> int:
-    """Wait for the scan's worker process, then SIGSTOP it: a process that no longer answers,
-    as one stuck in C code would be."""
-    parent = psutil.Process(cli.pid)
-    for _ in range(6000):
-        kids = parent.children()
-        if kids:
-            os.kill(kids[0].pid, signal.SIGSTOP)
-            return kids[0].pid
-        if cli.poll() is not None:
-            break
-        time.sleep(0.01)
-    raise AssertionError("the scan never started a worker process")
+def _stop_worker_after_first_row(cli: subprocess.Popen) -> tuple[int, list[str]]:
+    """Once the scan has printed its first row (so its worker started and finished a job and is
+    on the next file), SIGSTOP the worker: a process that no longer answers, as one stuck in C
+    code would be. Stopping it earlier would test the start timeout (120 s) instead."""
+    first = cli.stdout.readline()
+    assert first.strip(), "the scan printed nothing: " + cli.stderr.read()
+    kids = psutil.Process(cli.pid).children()
+    assert kids, "the scan has no worker process"
+    os.kill(kids[0].pid, signal.SIGSTOP)
+    return kids[0].pid, [first]
 
 
 def test_worker_that_stops_answering_is_killed_and_replaced(files, tmp_path):
-    """A real `webscan scan`; its worker is stopped while on the first file (a page that takes
+    """A real `webscan scan`; its worker is stopped while on the second file (a page that takes
     seconds). The supervisor kills it at the budget plus grace, reports that file as an error
     that says so, and a fresh worker scans the rest."""
     first = tmp_path / "first.html"
     first.write_text(many_scripts(MENTION, 20000))
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    cli = subprocess.Popen([sys.executable, "-m", "webscan", "scan", str(first),
-                            str(files / "c_miner.js"), str(files / "d_clean.js"), "--jobs", "1",
+    cli = subprocess.Popen([sys.executable, "-m", "webscan", "scan", str(files / "d_clean.js"),
+                            str(first), str(files / "c_miner.js"), "--jobs", "1",
                             "--file-timeout", "1", "--format", "jsonl", "-q"],
                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    stopped = _stopped_worker(cli)
+    stopped, lines = _stop_worker_after_first_row(cli)
     out, err = cli.communicate(timeout=300)
-    rows = _rows(out)
+    rows = _rows("".join(lines) + out)
     assert rows["first.html"]["verdict"] == "error", err
     assert "was killed" in rows["first.html"]["error"]
     assert rows["c_miner.js"]["verdict"] == "miner"

@@ -164,7 +164,9 @@ def save_options(ctx, ext_id: str, service: str, *, reporting: bool, check_defau
     if check_defaults:
         assert page.locator("#reporting").is_checked() is False  # off by default
         assert "Never page content, cookies" in page.inner_text("main")
-    page.wait_for_function("document.querySelector('#queue').textContent !== ''")  # loaded
+    # loaded; polled from here, as the page's CSP forbids the string eval wait_for_function uses
+    wait_for("the options page loaded",
+             lambda: page.evaluate("document.querySelector('#queue').textContent !== ''"))
     page.fill("#service", service)
     page.set_checked("#reporting", reporting)
     page.click("#save")

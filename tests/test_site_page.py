@@ -223,7 +223,11 @@ def submit_by_keyboard(page, base: str, url: str) -> None:  # noqa: ANN001
     page.goto(base + "/")
     # the field has autofocus, which Chromium applies at a rendering update after the load: wait
     # for it (a person lands in the field), else it can take the focus back after tab_to's click
-    page.wait_for_function("document.activeElement === document.querySelector('#url')")
+    # (polled from here: wait_for_function evaluates a string, which the page's CSP forbids)
+    for _ in range(200):
+        if page.evaluate("document.activeElement === document.querySelector('#url')"):
+            break
+        page.wait_for_timeout(50)
     passed = tab_to(page, "#url")
     assert passed[0] == "Skip to the content", passed  # the first stop skips the header
     field = page.locator("#url")
