@@ -5,7 +5,12 @@ HMAC-SHA256 signature of each call, and a restart of the service on the same dat
 The audited page is a redirect the test points at a fixture page, clean or miner, so the
 page's verdict changes when the test says so and the monitor has something to report. The
 service's shortest schedule is lowered with `--monitor-min-interval 2s`, the operator's own
-option (documented in `webscan serve --help`), so a firing does not take an hour.
+option (documented in `webscan serve --help`), so a firing does not take an hour; likewise
+`--webhook-retry 0.5`, so a failed call is tried again half a second later (not 2 s), and
+`--webhook-timeout 120`, so the call the receiver holds open is still waiting when the test lets
+it fail: the retry that delivers then follows at once, not at some later step of the retry
+schedule (whose gaps grow to minutes). Giving up on a receiver that hangs is checked on its own
+(test_a_webhook_call_that_hangs_is_given_up_at_its_timeout).
 """
 
 from __future__ import annotations
@@ -91,7 +96,7 @@ class Call:
 @dataclass
 class Receiver:
     """A webhook receiver on 127.0.0.1. Until `accepting` is set it answers 500; the very
-    first call it holds open (a receiver that hangs) until then or for 30 s, then fails."""
+    first call it holds open (a receiver that hangs) until then, then fails."""
 
     calls: list[Call] = field(default_factory=list)
     accepting: threading.Event = field(default_factory=threading.Event)
@@ -111,7 +116,7 @@ class Receiver:
                     first = not outer.calls
                     outer.calls.append(call)
                 if first:
-                    outer.accepting.wait(30)
+                    outer.accepting.wait(WAIT_S)
                 call.answered = 200 if outer.accepting.is_set() and not first else 500
                 try:
                     self.send_response(call.answered)
@@ -150,8 +155,9 @@ def srv() -> Iterator[FixtureServer]:
 
 def serve(db: str) -> ServeProcess:
     return ServeProcess("--db", db, "--allow-private", "--rate-limit", "0", "--api-key", KEY,
-                        "--monitor-min-interval", "2s", "--audit-window", "2",
-                        "--audit-nav-timeout", "10")
+                        "--monitor-min-interval", "2s", "--audit-window", "1",
+                        "--audit-nav-timeout", "10", "--webhook-timeout", "120",
+                        "--webhook-retry", "0.5")
 
 
 def monitor(api: httpx.Client, monitor_id: str) -> dict:
@@ -187,7 +193,8 @@ def test_a_monitor_calls_its_webhook_on_a_change_of_verdict_and_outlives_a_resta
             assert receiver.calls == []
 
             # The page starts mining. The receiver hangs, then fails; meanwhile the queue
-            # goes on: the monitor audits again and another client's audit is done.
+            # (one audit at a time) goes on: the monitor audits again and another client's
+            # audit is done.
             page.target = srv.url("/miner/first-party.html")
             wait_for("a webhook call", lambda: receiver.calls)
             first = json.loads(receiver.calls[0].body)
@@ -388,3 +395,20 @@ def test_an_https_webhook_is_reached_at_the_checked_address_with_its_name_verifi
         post_webhook(f"https://hooks.test:{port}/hook", b"{}", {},
                      audit_policy(names, allow_private=False), tls=trust)
     assert len(calls) == 1
+
+
+def test_a_webhook_call_that_hangs_is_given_up_at_its_timeout():
+    """A receiver that takes the request and never answers: the call fails after the
+    service's `--webhook-timeout` (the delivery then retries), instead of waiting for it."""
+    from webscan.net.resolve import TableResolver
+    from webscan.service.monitors import post_webhook
+    from webscan.service.targets import audit_policy
+
+    receiver = Receiver()  # holds its first call until `accepting` is set
+    try:
+        policy = audit_policy(TableResolver({}), allow_private=True)
+        with pytest.raises(TimeoutError):
+            post_webhook(receiver.url, b'{"event":"x"}', {}, policy, timeout_s=0.5)
+        assert len(receiver.calls) == 1 and receiver.calls[0].answered == 0  # still held
+    finally:
+        receiver.close()

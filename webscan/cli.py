@@ -646,6 +646,13 @@ def serve(
     monitor_min_interval: Annotated[str, typer.Option("--monitor-min-interval",
                                     metavar="DURATION", help="The shortest schedule a monitor "
                                     "(POST /v1/monitors) may ask for: 30s, 15m, 1h, 1d.")] = "1h",
+    webhook_timeout: Annotated[float, typer.Option("--webhook-timeout", min=0.1,
+                               metavar="SECONDS", help="How long one monitor webhook call may "
+                               "take before it counts as failed and is retried.")] = 10.0,
+    webhook_retry: Annotated[float, typer.Option("--webhook-retry", min=0.1, metavar="SECONDS",
+                             help="Delay before a failed webhook call's first retry; the "
+                             "next ones wait 2.5, 7.5, 30 and 150 times it (6 attempts in "
+                             "all).")] = 2.0,
     file_timeout: Annotated[Optional[float], typer.Option(
         "--file-timeout", min=0.01, metavar="SECONDS", show_default=False,
         help=_file_timeout_help(
@@ -702,7 +709,8 @@ def serve(
         deny_cidrs=tuple(deny_cidr or ()),
         browser=browser, trust_proxy=trust_proxy,
         sig_dirs=tuple(str(d) for d in signatures or ()), scan_timeout_s=file_timeout,
-        monitor_min_interval_s=min_interval)
+        monitor_min_interval_s=min_interval, webhook_timeout_s=webhook_timeout,
+        webhook_retry_s=webhook_retry)
     try:
         if workers == 1:
             application = create_app(sigs=sigs, config=config)

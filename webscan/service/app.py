@@ -104,6 +104,11 @@ class ServiceConfig:
     """Ranges no audit connection may reach, even with allow_private (`serve --deny-cidr`)."""
     monitor_min_interval_s: float = 3600.0
     """The shortest `every` a monitor may have (`serve --monitor-min-interval`)."""
+    webhook_timeout_s: float = 10.0
+    """How long one webhook call may take before it counts as failed (`serve --webhook-timeout`)."""
+    webhook_retry_s: float = 2.0
+    """The delay before a failed webhook call's first retry; later retries wait proportionally
+    longer, 2.5x, 7.5x, 30x and 150x it (`serve --webhook-retry`)."""
 
 
 CONFIG_ENV = "WEBSCAN_SERVICE_CONFIG"

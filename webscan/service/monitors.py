@@ -50,11 +50,21 @@ TICK_S = 1.0
 BUSY_RETRY_S = 60.0
 """A firing the queue could not take (full) is tried again this much later."""
 DELIVERY_DELAYS_S = (0.0, 2.0, 5.0, 15.0, 60.0, 300.0)
-"""When each webhook attempt is made, after the previous one failed."""
+"""When each webhook attempt is made, after the previous one failed, with the default first
+retry (2 s); `serve --webhook-retry` scales the whole schedule (see delivery_delays)."""
 WEBHOOK_TIMEOUT_S = 10.0
+"""One call's default time limit (`serve --webhook-timeout`)."""
 SIGNATURE_HEADER = "X-Webscan-Signature"
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 EVERY_PATTERN = r"^[1-9][0-9]{0,5}[smhd]$"
+
+
+def delivery_delays(first_retry_s: float) -> tuple[float, ...]:
+    """The schedule with its first retry after `first_retry_s`: the same number of attempts,
+    each gap the same multiple of the first, so a faster schedule is no less patient in
+    attempts (an operator on a closed network, or a test, need not wait minutes)."""
+    scale = first_retry_s / DELIVERY_DELAYS_S[1]
+    return tuple(d * scale for d in DELIVERY_DELAYS_S)
 
 
 def parse_every(text: str) -> float:
@@ -307,7 +317,8 @@ class MonitorScheduler:
         headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign(row["secret"], body),
                    "User-Agent": "webscan-monitor", "X-Webscan-Event": event.event}
         outcome = ""
-        for attempt, delay in enumerate(DELIVERY_DELAYS_S, 1):
+        delays = delivery_delays(self.config.webhook_retry_s)
+        for attempt, delay in enumerate(delays, 1):
             await asyncio.sleep(delay)
             try:
                 status = await run_in_threadpool(self._post, row["webhook"], body, headers)
@@ -320,18 +331,18 @@ class MonitorScheduler:
                 break
             outcome = f"attempt {attempt}: the webhook answered HTTP {status}"
         else:
-            outcome = f"not delivered after {len(DELIVERY_DELAYS_S)} attempts; last: {outcome}"
+            outcome = f"not delivered after {len(delays)} attempts; last: {outcome}"
         await run_in_threadpool(lambda: self.store.update_monitor(
             row["id"], last_delivery=f"{outcome} at {datetime.now(timezone.utc):%Y-%m-%d %H:%M:%S} UTC"))
 
     def _post(self, url: str, body: bytes, headers: dict[str, str]) -> int:
         policy = audit_policy(_resolver_of(self.config), allow_private=self.config.allow_private,
                               deny=self.config.deny_cidrs)
-        return post_webhook(url, body, headers, policy)
+        return post_webhook(url, body, headers, policy, timeout_s=self.config.webhook_timeout_s)
 
 
 def post_webhook(url: str, body: bytes, headers: dict[str, str], policy: EgressPolicy,
-                 tls: ssl.SSLContext | None = None) -> int:
+                 tls: ssl.SSLContext | None = None, timeout_s: float = WEBHOOK_TIMEOUT_S) -> int:
     """One POST to an address the service's egress policy allows, checked now (the webhook's
     name may point elsewhere than when the monitor was made), and connected to that very
     address: https too, with the certificate checked against the name, so a second lookup
@@ -342,9 +353,9 @@ def post_webhook(url: str, body: bytes, headers: dict[str, str], policy: EgressP
     port = parts.port or (443 if parts.scheme == "https" else 80)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     if parts.scheme == "https":
-        conn: http.client.HTTPConnection = _PinnedHTTPS(address, host, port, tls)
+        conn: http.client.HTTPConnection = _PinnedHTTPS(address, host, port, tls, timeout_s)
     else:
-        conn = http.client.HTTPConnection(address, port, timeout=WEBHOOK_TIMEOUT_S)
+        conn = http.client.HTTPConnection(address, port, timeout=timeout_s)
     try:
         conn.request("POST", path, body=body, headers={**headers, "Host": parts.netloc})
         response = conn.getresponse()
@@ -358,10 +369,10 @@ class _PinnedHTTPS(http.client.HTTPSConnection):
     """HTTPS to a given address, the TLS name (SNI and certificate) being the URL's host."""
 
     def __init__(self, address: str, host: str, port: int,
-                 tls: ssl.SSLContext | None) -> None:
+                 tls: ssl.SSLContext | None, timeout_s: float) -> None:
         self._address = address.split("%")[0]
         self._tls = tls or ssl.create_default_context()
-        super().__init__(host, port, timeout=WEBHOOK_TIMEOUT_S, context=self._tls)
+        super().__init__(host, port, timeout=timeout_s, context=self._tls)
 
     def connect(self) -> None:
         raw = socket.create_connection((self._address, self.port), self.timeout)
