@@ -40,7 +40,10 @@ PAGES = json.loads((ROOT / "site_fixtures" / "pages" / "pages.json").read_text()
 PICKED = ["/miner/first-party.html", "/miner/webminerpool.html", "/miner/iframe.html",
           "/benign/chat.html", "/benign/mdn-example.html", "/benign/busy-loop.html"]
 EXPECT = {p["path"]: p["expect"] for p in PAGES}
-VISIBILITY_S = 30
+VISIBILITY_S = 10
+"""The workers' `--visibility-timeout`: how long a dead worker's visit waits before it is
+delivered again. Short, so the tests do not wait it out for long; leases are renewed every
+quarter of it, so a live visit is not delivered twice unless a worker stalls for seconds."""
 WINDOW = "2"
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "200"}
 
@@ -90,7 +93,8 @@ class Workers:
         self.procs: list[subprocess.Popen] = []
         self.logs: list[Path] = []
 
-    def spawn(self) -> int:
+    def start(self) -> int:
+        """Start one more worker without waiting for it (several start side by side)."""
         n = len(self.procs)
         log = self.logdir / f"worker{n}.log"
         self.procs.append(subprocess.Popen(
@@ -99,13 +103,19 @@ class Workers:
             env=ENV, cwd=ROOT, stdout=open(log, "wb"), stderr=subprocess.STDOUT,
             start_new_session=True))
         self.logs.append(log)
+        return n
+
+    def wait_ready(self) -> None:
+        """Wait until every worker not killed says it is ready; fail with the log of one
+        that exits or never does."""
         deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if b" ready." in log.read_bytes():
-                return n
-            assert self.procs[n].poll() is None, log.read_text(errors="replace")
-            time.sleep(0.2)
-        raise AssertionError(f"worker {n} not ready: {log.read_text(errors='replace')}")
+        for n, log in enumerate(self.logs):
+            while self.procs[n].returncode is None and b" ready." not in log.read_bytes():
+                assert self.procs[n].poll() is None, log.read_text(errors="replace")
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"worker {n} not ready: "
+                                         f"{log.read_text(errors='replace')}")
+                time.sleep(0.2)
 
     def kill(self, n: int) -> None:
         """SIGKILL the worker, its browser and its judges (as a machine lost would)."""
@@ -144,8 +154,9 @@ def redis_srv(tmp_path_factory):
 @pytest.fixture(scope="module")
 def workers(redis_srv, tmp_path_factory):
     w = Workers(redis_srv.url, tmp_path_factory.mktemp("workers"))
-    w.spawn()
-    w.spawn()
+    w.start()
+    w.start()
+    w.wait_ready()
     yield w
     w.close()
 
@@ -242,10 +253,11 @@ def test_sigkilled_worker_loses_no_site(srv, workers, redis_srv, tmp_path):
         time.sleep(0.05)
     assert victim is not None, "no worker took a visit"
     workers.kill(victim)
+    workers.start()  # a replacement (the next tests have two workers), started meanwhile
     try:
         _, err = proc.communicate(timeout=VISIBILITY_S * 4 + 300)
     finally:
-        workers.spawn()  # the next tests have two workers again
+        workers.wait_ready()
     assert proc.returncode == 0, err
     verdicts = _one_each(_rows(out), urls)
     # the site the dead worker was visiting was delivered again, and reported once
