@@ -235,6 +235,20 @@ def js_many_evals(size: int) -> bytes:
     return _fill("", one, "", size)
 
 
+def js_distinct_evals(size: int) -> bytes:
+    """Many small `eval(atob(...))`, each payload different: none is skipped as a duplicate."""
+    out: list[str] = []
+    n = i = 0
+    while n < size:
+        one = 'eval(atob("' + base64.b64encode(f"var a = 1 + 2; f(a{i});".encode()).decode() + '"));\n'
+        if n + len(one) > size and out:
+            break
+        out.append(one)
+        n += len(one)
+        i += 1
+    return "".join(out).encode()
+
+
 # --- HTML ----------------------------------------------------------------------------------
 
 
@@ -378,7 +392,7 @@ SHAPES = [Shape(n.replace("_", "-"), n.split("_")[0], f) for n, f in [
     ("js_many_escaped", js_many_escaped), ("js_many_calls", js_many_calls), ("js_numbers", js_numbers),
     ("js_byte_array", js_byte_array), ("js_unclosed_array", js_unclosed_array),
     ("js_base64_literals", js_base64_literals), ("js_string_array", js_string_array),
-    ("js_eval_atob", js_eval_atob), ("js_many_evals", js_many_evals),
+    ("js_eval_atob", js_eval_atob), ("js_many_evals", js_many_evals), ("js_distinct_evals", js_distinct_evals),
     ("js_embedded_wasm", js_embedded_wasm),
     ("html_many_scripts", html_many_scripts), ("html_many_handlers", html_many_handlers),
     ("html_nested_divs", html_nested_divs), ("html_nested_iframes", html_nested_iframes),

@@ -198,3 +198,77 @@ def test_an_inline_module_bigger_than_a_decoded_string_is_still_decoded(engine):
     src = ('var w = "' + base64.b64encode(module).decode() + '";').encode()
     (found,) = find_embedded_wasm(src)
     assert found.data == module
+
+
+KIT_CALL = "var m = new Zq.Anonymous('SK8xq1Jm3pL0aZtYv9cWnR2bD4eF6gHk', {threads: 2}); m.start();"
+
+
+def _eval_atob(code: str) -> str:
+    return 'eval(atob("' + base64.b64encode(code.encode()).decode() + '"));\n'
+
+
+def _counting_analyses(engine: JsEngine, monkeypatch) -> list[int]:
+    """Count the engine's analyses (the whole script, then each payload or batch of them)."""
+    calls = [0]
+    real = engine._analyse
+
+    def counted(*args, **kwargs):
+        calls[0] += 1
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "_analyse", counted)
+    return calls
+
+
+def test_many_distinct_payloads_cost_a_few_analyses_and_a_kit_in_one_is_found(engine, monkeypatch):
+    """Thousands of `eval(atob(...))`, each payload different: analysed joined in batches, not
+    one analysis each, and the kit call hidden in one still points at its own eval."""
+    n, at = 3000, 2100
+    src = "".join(_eval_atob(KIT_CALL if i == at else f"var a = 1 + 2; f(a{i});") for i in range(n))
+    calls = _counting_analyses(engine, monkeypatch)
+    a = engine.analyse(src.encode(), "evals.js")
+    assert calls[0] <= 4, f"{calls[0]} analyses for {n} payloads"
+    f = next((f for f in a.findings if f.rule == "js.coinhive.anonymous-ctor"), None)
+    assert f is not None, [x.rule for x in a.findings]
+    assert f.location.line == at + 1
+    assert "eval(atob(...))" in f.location.context and "payload line 1," in f.location.context
+
+
+def test_payloads_that_do_not_parse_are_joined_only_past_a_cap_and_noted(engine, monkeypatch):
+    from webscan.js.engine import MAX_SEPARATE_PAYLOADS
+    n = MAX_SEPARATE_PAYLOADS + 20
+    src = "".join(_eval_atob(f"f(a{i}, ") for i in range(n)) + _eval_atob(KIT_CALL)
+    calls = _counting_analyses(engine, monkeypatch)
+    a = engine.analyse(src.encode(), "broken.js")
+    assert calls[0] == 1 + MAX_SEPARATE_PAYLOADS + 1 + 1, "alone up to the cap, then one batch of " \
+                                                          "the broken ones, one of the clean one"
+    assert any("do not parse" in note for note in a.notes), a.notes
+    f = next((f for f in a.findings if f.rule == "js.coinhive.anonymous-ctor"), None)
+    assert f is not None and f.location.line == n + 1
+
+
+def test_identical_decoder_calls_are_folded_once(engine):
+    """The same small `eval(atob("..."))` repeated: folding work does not grow with the count."""
+    visits = {}
+    for n in (500, 1000, 2000):
+        scan = _query_and_fold(engine, _eval_atob("var a = 1 + 2; f(a);").encode() * n)
+        visits[n] = scan.folder.visits
+        assert len(scan.packer_payloads) == 1
+    assert visits[500] == visits[1000] == visits[2000], visits
+
+
+def test_a_query_pass_in_windows_gives_each_match_once(engine, monkeypatch):
+    """Matches crossing a window's end are met in both windows: they must be given once, and
+    the windowed pass must see what the one-window pass sees."""
+    import webscan.js.engine as js_engine
+    src = ("var s = 'Co' + 'in' + 'Hive';\n" + KIT_CALL + "\nfunction g() {\n" + KIT_CALL * 3
+           + "\n  eval(atob('" + base64.b64encode(b"f(1);").decode() + "'));\n}\n") * 4
+    src_b = src.encode()
+    whole = _query_and_fold(engine, src_b)
+    monkeypatch.setattr(js_engine, "QUERY_WINDOW_BYTES", 97)
+    assert len(src_b) > 10 * 97
+    windowed = _query_and_fold(engine, src_b)
+    assert windowed.matches == whole.matches > 0
+    assert {k: [h.start for h in v] for k, v in windowed.rule_hits.items()} == \
+           {k: [h.start for h in v] for k, v in whole.rule_hits.items()}
+    assert [d.text for d in windowed.decoded] == [d.text for d in whole.decoded]

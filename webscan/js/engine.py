@@ -19,7 +19,7 @@ except ImportError:  # pragma: no cover - Python < 3.11
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterator
 
 import tree_sitter_javascript
 from tree_sitter import Language, Node, Parser, Query, QueryCursor, QueryError
@@ -53,6 +53,16 @@ MAX_WORD_ANCHORS = 64
 MAX_FINDINGS_PER_RULE = 3
 MAX_PAYLOAD_DEPTH = 3
 MAX_PAYLOAD_TOTAL = 16 * 1024 * 1024
+MAX_SEPARATE_PAYLOADS = 16
+"""Distinct decoded payloads per script analysed one by one (each analysis has a fixed cost:
+a parse, every query, every pass). Past it the small ones are joined in batches (a script of
+thousands of `eval(atob("..."))` must not buy thousands of analyses)."""
+MAX_BATCH_PART = 64 * 1024
+"""Payloads bigger than this are always analysed alone: their fixed cost is small next to
+their size, and alone their findings keep every per-script cap to themselves."""
+PAYLOAD_BATCH_BYTES = 512 * 1024
+"""Bytes of joined payloads per batch analysis."""
+PAYLOAD_SEPARATOR = b"\n;\n"
 MAX_SANDBOX_RUNS = 4
 """Packer shapes evaluated per script (each in a fresh sandbox context)."""
 SANDBOX_FILE_MS = 1500
@@ -62,6 +72,9 @@ to a few hundred; a hostile file gets this (plus one kill and restart), then a n
 inside webscan.budget's 10 s floor."""
 SANDBOX_MIN_MS = 50
 MAX_SLICE_TRIES = 64
+MAX_REPEAT_CALL_BYTES = 256
+"""Calls up to this size are recognised when repeated verbatim (see _on_call); a bigger call
+is rare per byte, and the bound keeps the texts compared linear in the script's size."""
 """eval/Function call sites per script checked for a packer shape (each costs up to
 deobfuscate.MAX_SCOPE_HOPS steps up the tree): a packed library has one or two, and a file of
 thousands of `eval(f(x))` must not buy thousands of tree walks."""
@@ -159,6 +172,8 @@ class _Scan:
     packer_payloads: list[deob.Decoded] = field(default_factory=list)
     sandbox_jobs: list[tuple[int, deob.PackerSlice]] = field(default_factory=list)
     slice_tries: int = 0
+    calls_folded: set[bytes] = field(default_factory=set)
+    """Text of the small decoder and eval-like calls already folded (see _on_call)."""
     scope_tables: dict = field(default_factory=dict)
     slice_budget: deob.SliceBudget = field(default_factory=deob.SliceBudget)
     normalise: bool = False  # names or keys hidden in concatenations: rewrite the script
@@ -626,7 +641,7 @@ class JsEngine:
         ctx: dict[str, Any] = {"bins": [], "seen": set()}
         if self._unanchored is not None:
             cursor = _cursor(self._unanchored)
-            for idx, caps in cursor.matches(root):
+            for idx, caps in _windowed_matches(cursor, root, len(src)):
                 self._on_match(self._unanchored_owner[idx], caps, src, scan, ctx)
             scan.query_limited |= cursor.did_exceed_match_limit
         if self._anchored is not None:
@@ -639,7 +654,7 @@ class JsEngine:
                 ranges = None
             cursor = _cursor(self._anchored)
             if ranges is None:
-                for idx, caps in cursor.matches(root):
+                for idx, caps in _windowed_matches(cursor, root, len(src)):
                     self._on_match(self._anchored_owner[idx], caps, src, scan, ctx)
             else:
                 seen = ctx["seen"]
@@ -779,7 +794,7 @@ class JsEngine:
         if owner == "_bin":
             ctx["bins"].append(node)
         elif owner in ("_callee", "_newfn"):
-            self._on_call(caps["_callsite"][0], owner == "_newfn", scan)
+            self._on_call(caps["_callsite"][0], owner == "_newfn", scan, src)
         elif owner == "_load":
             for arg in caps.get("_arg", []):
                 scan.load_ranges.append((arg.start_byte, arg.end_byte))
@@ -911,24 +926,36 @@ class JsEngine:
                 if not v[1] and (v[0] in self._reveal_words or _KEY_LIKE.match(v[0])):
                     scan.normalise = True
 
-    def _on_call(self, call: Node | None, is_new: bool, scan: _Scan) -> None:
+    def _on_call(self, call: Node | None, is_new: bool, scan: _Scan, src: bytes) -> None:
+        """A decoder or eval-like call: its decoded string or payload, or a sandbox job.
+
+        A small call whose exact text was already folded in this script gives nothing new (a
+        folded value depends only on literals, never on scope), so it is passed over: a script
+        of thousands of identical `eval(atob("..."))` folds one."""
         if call is None:
             return
+        key: bytes | None = None
+        if call.end_byte - call.start_byte <= MAX_REPEAT_CALL_BYTES:
+            key = src[call.start_byte:call.end_byte]
+            if key in scan.calls_folded:
+                return
         fn = call.child_by_field_name("function") or call.child_by_field_name("constructor")
         args = call.child_by_field_name("arguments")
-        if fn is None or args is None or not args.named_children:
+        if fn is None or args is None or not args.named_child_count:
             return
         name = fn.text.decode("utf-8", "replace")
         if name == "atob":
             v = scan.folder.value(call)
             if v is not None:
+                if key is not None:
+                    scan.calls_folded.add(key)
                 raw = v[0].encode("latin-1", "replace")
                 text = deob.is_texty(raw, min_share=0.9)
                 if text is None:
                     scan.decoded.append(deob.Decoded("", call.start_byte, "atob() of a literal", raw=raw))
                 else:
                     scan.decoded.append(deob.Decoded(text, call.start_byte, "atob() of a literal",
-                                                     payload=deob.looks_like_js(text) and len(text) > 200))
+                                                     payload=len(text) > 200 and deob.looks_like_js(text)))
             return
         body = args.named_children[-1] if name == "Function" else args.named_children[0]
         v = scan.folder.value(body)
@@ -938,7 +965,11 @@ class JsEngine:
             job = deob.packer_slice(call, body, scan.scope_tables, scan.slice_budget)  # a decoder only a JS engine can run
             if job is not None:
                 scan.sandbox_jobs.append((call.start_byte, job))
-        if v is None or not v[0].strip():
+        if v is None:
+            return
+        if key is not None:
+            scan.calls_folded.add(key)
+        if not v[0].strip():
             return
         text = v[0]
         if any(s == "atob" for s in v[1]):
@@ -1377,6 +1408,10 @@ class JsEngine:
 
     def _payloads(self, scan: _Scan, out: Analysis, loc: "_Locator", target: str, depth: int,
                   budget: list[int]) -> None:
+        """Analyse the decoded payloads again, each distinct one once, within the file's
+        decoded-bytes budget. Up to MAX_SEPARATE_PAYLOADS are analysed one by one; past that,
+        the small ones are analysed joined in batches (see _payload_batches), so a script of
+        thousands of `eval(atob(...))` costs a few analyses, not one per call site."""
         payloads = scan.packer_payloads
         if not payloads:
             return
@@ -1385,6 +1420,7 @@ class JsEngine:
                              "levels were not analysed")
             return
         seen: set[int] = set()
+        todo: list[tuple[deob.Decoded, bytes]] = []
         for d in payloads:
             check_budget()
             data = d.text.encode("utf-8", "replace")
@@ -1394,35 +1430,118 @@ class JsEngine:
             seen.add(h)
             if budget[0] + len(data) > MAX_PAYLOAD_TOTAL:
                 out.notes.append(f"{target}: decoded payloads over {MAX_PAYLOAD_TOTAL >> 20} MB were not analysed")
-                return
+                break
             budget[0] += len(data)
-            row, col = loc.row_col(d.start)
-            line = row + 1 + loc.line_offset
-            ctx = f"JavaScript decoded from {d.how} at line {line}"
-            if loc.context:
-                ctx = f"{loc.context}; {ctx}"
-            if d.origin is not None:  # a rewrite of this very source: same place, same lines
-                ctx = f"{loc.context}; {d.how}" if loc.context else d.how
-            sub = self._analyse(data, target, 0, 0, ctx, depth + 1, budget,
-                                rewrite=d.origin is None)
-            starts = _line_starts(data) if d.origin is not None else None
-            have = {(f.rule, f.location.line, f.location.column) for f in out.findings}
-            # point every finding at the packer in the original file; keep the inner place
-            for f in sub.findings:
-                inner = f.location
-                if inner.wasm_function is None and inner.wasm_offset is None and inner.line is not None:
-                    if starts is not None and d.origin is not None:
-                        b = _offset_of(data, starts, inner.line, inner.column or 1)
-                        f.location = loc.location(strarray.map_back(d.origin, b), ctx)
-                        if (f.rule, f.location.line, f.location.column) in have:
-                            f.rule = ""  # the original already has it: drop below
-                    else:
-                        f.location = loc.location(d.start, f"{ctx} (payload line {inner.line}, "
-                                                           f"column {inner.column})")
-            sub.findings = [f for f in sub.findings if f.rule]
-            out.extend(sub)
-            if sub.fatal:
-                out.notes.append(f"{ctx}: {sub.fatal}")
+            todo.append((d, data))
+        alone, batches = self._payload_batches(todo)
+        for d, data in alone:
+            self._payload(d, data, out, loc, target, depth, budget)
+        for parts, clean in batches:
+            self._payload_batch(parts, clean, out, loc, target, depth, budget)
+
+    def _payload_batches(self, todo: list[tuple[deob.Decoded, bytes]]
+                         ) -> tuple[list[tuple[deob.Decoded, bytes]],
+                                    list[tuple[list[tuple[deob.Decoded, bytes]], bool]]]:
+        """Which payloads are analysed alone, and the batches the others are joined into
+        (each with whether all its parts parse cleanly).
+
+        Why joining is sound: a payload that parses cleanly is a complete program, and
+        complete programs joined by `;` on lines of their own are parsed as those same
+        programs one after the other; every observation is local to a part, and the top-level
+        code of several evals shares one global scope when it runs anyway. A payload that
+        does not parse could swallow the next one (an unclosed comment or template), so
+        those are analysed alone up to the cap, then joined only among themselves (`eval`
+        refuses to run them, but their text is still searched). Rewrites of the source and
+        big payloads are always analysed alone."""
+        if len(todo) <= MAX_SEPARATE_PAYLOADS:
+            return todo, []
+        alone: list[tuple[deob.Decoded, bytes]] = []
+        clean: list[tuple[deob.Decoded, bytes]] = []
+        broken: list[tuple[deob.Decoded, bytes]] = []
+        for d, data in todo:
+            check_budget()
+            if d.origin is not None or len(data) > MAX_BATCH_PART:
+                alone.append((d, data))
+            elif self.parses_cleanly(data):
+                clean.append((d, data))
+            elif len(alone) < MAX_SEPARATE_PAYLOADS:
+                alone.append((d, data))
+            else:
+                broken.append((d, data))
+        batches: list[tuple[list[tuple[deob.Decoded, bytes]], bool]] = []
+        for group, ok in ((clean, True), (broken, False)):
+            cur: list[tuple[deob.Decoded, bytes]] = []
+            size = 0
+            for part in group:
+                if cur and size + len(part[1]) > PAYLOAD_BATCH_BYTES:
+                    batches.append((cur, ok))
+                    cur, size = [], 0
+                cur.append(part)
+                size += len(part[1]) + len(PAYLOAD_SEPARATOR)
+            if cur:
+                batches.append((cur, ok))
+        return alone, batches
+
+    def _payload_context(self, d: deob.Decoded, loc: "_Locator") -> str:
+        row, _ = loc.row_col(d.start)
+        ctx = f"JavaScript decoded from {d.how} at line {row + 1 + loc.line_offset}"
+        if loc.context:
+            ctx = f"{loc.context}; {ctx}"
+        if d.origin is not None:  # a rewrite of this very source: same place, same lines
+            ctx = f"{loc.context}; {d.how}" if loc.context else d.how
+        return ctx
+
+    def _payload(self, d: deob.Decoded, data: bytes, out: Analysis, loc: "_Locator", target: str,
+                 depth: int, budget: list[int]) -> None:
+        """One payload analysed on its own, its findings pointed at the packer in this source."""
+        ctx = self._payload_context(d, loc)
+        sub = self._analyse(data, target, 0, 0, ctx, depth + 1, budget, rewrite=d.origin is None)
+        starts = _line_starts(data) if d.origin is not None else None
+        have = {(f.rule, f.location.line, f.location.column) for f in out.findings}
+        # point every finding at the packer in the original file; keep the inner place
+        for f in sub.findings:
+            inner = f.location
+            if inner.wasm_function is None and inner.wasm_offset is None and inner.line is not None:
+                if starts is not None and d.origin is not None:
+                    b = _offset_of(data, starts, inner.line, inner.column or 1)
+                    f.location = loc.location(strarray.map_back(d.origin, b), ctx)
+                    if (f.rule, f.location.line, f.location.column) in have:
+                        f.rule = ""  # the original already has it: drop below
+                else:
+                    f.location = loc.location(d.start, f"{ctx} (payload line {inner.line}, "
+                                                       f"column {inner.column})")
+        sub.findings = [f for f in sub.findings if f.rule]
+        out.extend(sub)
+        if sub.fatal:
+            out.notes.append(f"{ctx}: {sub.fatal}")
+
+    def _payload_batch(self, parts: list[tuple[deob.Decoded, bytes]], clean: bool, out: Analysis,
+                       loc: "_Locator", target: str, depth: int, budget: list[int]) -> None:
+        """Small payloads analysed as one script; each finding points at the packer of the part
+        it lies in, with its line inside that part, as if the part had been analysed alone."""
+        firsts: list[int] = []  # 1-based line of each part in the batch
+        line = 1
+        for _, data in parts:
+            firsts.append(line)
+            line += data.count(b"\n") + PAYLOAD_SEPARATOR.count(b"\n")
+        what = f"{len(parts):,} decoded payloads analysed joined"
+        batch_ctx = f"{loc.context}; {what}" if loc.context else what
+        sub = self._analyse(PAYLOAD_SEPARATOR.join(data for _, data in parts), target, 0, 0,
+                            batch_ctx, depth + 1, budget)
+        for f in sub.findings:
+            inner = f.location
+            if inner.wasm_function is None and inner.wasm_offset is None and inner.line is not None:
+                i = max(0, bisect_right(firsts, inner.line) - 1)
+                d = parts[i][0]
+                f.location = loc.location(d.start, f"{self._payload_context(d, loc)} (payload line "
+                                                    f"{inner.line - firsts[i] + 1}, column {inner.column})")
+        out.extend(sub)
+        if sub.fatal:
+            out.notes.append(f"{batch_ctx}: {sub.fatal}")
+        if not clean:
+            out.notes.append(f"{target}: {what} although they do not parse (past the first "
+                             f"{MAX_SEPARATE_PAYLOADS} analysed alone): a construct left open in "
+                             "one may hide the next from structure rules; their text was searched")
 
     # --- parse errors ------------------------------------------------------------------------
 
@@ -1489,6 +1608,8 @@ MAX_DEFINITIONS_LOOKED_AT = 4
 MAX_LOADER_LOOKUPS = 16
 _LITERALS = frozenset(("string", "template_string"))
 _CHAIN_LEFT = frozenset(("string", "template_string", "binary_expression"))
+QUERY_WINDOW_BYTES = 256 * 1024
+"""Bytes of source per window of a whole-tree query pass (see _windowed_matches)."""
 RANGE_COST_NODES = 64
 """What one trigger range costs the query engine, in nodes of a whole-tree pass (a descent
 from the root and the range's ancestors): more ranges than nodes / this, one pass is cheaper."""
@@ -1555,6 +1676,40 @@ def _any_of(patterns: list[bytes]) -> re.Pattern[bytes] | None:
         return re.compile(b"|".join(b"(?:%s)" % p for p in patterns))
     except re.error:
         return None
+
+
+def _windowed_matches(cursor: QueryCursor, root: Node, size: int) -> Iterator[tuple[int, dict]]:
+    """A whole-tree query pass, run over windows of QUERY_WINDOW_BYTES in turn.
+
+    Why: the binding hands over all matches of a pass at once, each a tuple, a dict, lists
+    and node objects; for a script of 100,000 call sites that is a million live objects, and
+    every full garbage collection meanwhile walks them all (a third of the time of such a
+    scan). A window's matches are released before the next window is queried. A match can be
+    met in every window its pattern's root reaches into: it is given in the window where its
+    captures start, or in the first window that meets it if that comes before."""
+    if size <= QUERY_WINDOW_BYTES:
+        yield from cursor.matches(root)
+        return
+    crossing: set[tuple[int, int, int]] = set()
+    for s in range(0, size, QUERY_WINDOW_BYTES):
+        e = min(size, s + QUERY_WINDOW_BYTES)
+        cursor.set_byte_range(s, e)
+        matches = cursor.matches(root)
+        for idx, caps in matches:
+            lo, hi = size, 0
+            for nodes in caps.values():
+                for node in nodes:
+                    lo, hi = min(lo, node.start_byte), max(hi, node.end_byte)
+            if lo < s:
+                continue  # given in the window where its captures start, or before
+            key = (idx, lo, hi)
+            if key in crossing:
+                continue
+            if lo >= e:  # met early (its pattern's root starts here): given now, not again
+                crossing.add(key)
+            yield idx, caps
+        del matches
+    cursor.set_byte_range(0, size)
 
 
 def _cursor(query: Query) -> QueryCursor:
