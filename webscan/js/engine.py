@@ -421,6 +421,10 @@ class JsEngine:
             rb"\[\s*['\"](?:" + alt + rb")['\"]\s*\]"
             + (rb"|=\s*[\w$]+(?:\.[\w$]+)*\.(?:" + alt_alias + rb")\s*[;,\n]" if alt_alias else b"")
         ) if alt else None
+        # the names _hidden_name looks for, as words: a script holding none of them cannot
+        # match it, and a set intersection is far cheaper than the regex (whose alias branch
+        # walks every member chain after an `=`)
+        self._hidden_words = frozenset(w.encode("utf-8") for w in rule_words)
         # strings whose hiding is worth a rewrite: names of strong rules, protocol values
         self._reveal_words = frozenset(rule_words) | frozenset(getattr(protocol, "fixed_values", ()))
         self._anchored_owner = [o for o, _ in anchored]
@@ -564,7 +568,7 @@ class JsEngine:
         if scan.sandbox_jobs and observe is None:
             self._sandbox(src, scan, out, loc, budget)
         if rewrite:
-            self._resolve_string_arrays(src, root, scan, out, loc)
+            self._resolve_string_arrays(src, root, words, scan, out, loc)
         check_budget()
         self._scan_decoded_tokens(scan, loc)
         self._domains(src, root, scan, out, loc)
@@ -1125,12 +1129,13 @@ class JsEngine:
                 "findings inside it are labelled as decoded from the sandbox",
                 loc.location(start), excerpt=src[start:start + EXCERPT_BYTES]))
 
-    def _resolve_string_arrays(self, src: bytes, root: Node, scan: _Scan, out: Analysis,
-                               loc: "_Locator") -> None:
+    def _resolve_string_arrays(self, src: bytes, root: Node, words: set[bytes], scan: _Scan,
+                               out: Analysis, loc: "_Locator") -> None:
         """javascript-obfuscator output: evaluate its string-array decoder (strarray.py) and
         analyse the script again with the strings put back, so structure rules apply."""
         normalise = len(src) <= MAX_NORMALISE_BYTES and (
-            scan.normalise or (self._hidden_name is not None and self._hidden_name.search(src) is not None))
+            scan.normalise or (self._hidden_name is not None and not self._hidden_words.isdisjoint(words)
+                               and self._hidden_name.search(src) is not None))
         res = strarray.resolve(src, root, normalise=normalise)
         if res is None:
             return
