@@ -231,16 +231,25 @@ def test_service_workers_and_webrtc_go_through_the_proxy_too(srv):
     assert not any("route=" in r.url for r in browser_own)  # nothing put on the wrong channel
 
 
-def audit(c: httpx.Client, url: str, timeout: float = 180) -> Audit:
-    r = c.post("/v1/audits", json={"url": url})
-    assert r.status_code == 202, r.text
+def audits(c: httpx.Client, urls: list[str], timeout: float = 180) -> list[Audit]:
+    """Queue an audit of each URL at once (the service runs them side by side, up to its
+    --audit-concurrency), then wait for each to end."""
+    ids = []
+    for url in urls:
+        r = c.post("/v1/audits", json={"url": url})
+        assert r.status_code == 202, r.text
+        ids.append(r.json()["id"])
     deadline = time.monotonic() + timeout
+    got: dict[str, Audit] = {}
     while time.monotonic() < deadline:
-        got = Audit.model_validate(c.get(f"/v1/audits/{r.json()['id']}").json())
-        if got.status.value in ("done", "failed"):
-            return got
+        for audit_id in set(ids) - set(got):
+            one = Audit.model_validate(c.get(f"/v1/audits/{audit_id}").json())
+            if one.status.value in ("done", "failed"):
+                got[audit_id] = one
+        if len(got) == len(ids):
+            return [got[i] for i in ids]
         time.sleep(0.5)
-    raise AssertionError(f"the audit of {url} did not finish in {timeout} s")
+    raise AssertionError(f"the audits of {urls} did not finish in {timeout} s")
 
 
 def check_refusals(report, srv: FixtureServer) -> None:
@@ -271,12 +280,11 @@ def test_serve_with_deny_cidr_refuses_every_route_and_reports_each(srv, tmp_path
                                                     origin="p"), safe=""))
     with ServeProcess("--db", sqlite_url(tmp_path / "e.db"), "--allow-private",
                       "--deny-cidr", "127.0.0.2/32", "--rate-limit", "0",
-                      "--audit-window", "5") as svc, \
+                      "--audit-window", "3", "--audit-concurrency", "2") as svc, \
             httpx.Client(base_url=svc.base, timeout=30) as c:
         r = c.post("/v1/audits", json={"url": srv.url("/", origin="p")})
         assert r.status_code == 400 and "--deny-cidr" in r.text
-        page = audit(c, srv.url(PAGE))
-        redirected = audit(c, top)
+        page, redirected = audits(c, [srv.url(PAGE), top])
     assert srv.private_requests()[before:] == []
     assert page.status.value == "done", page.error
     assert page.verdict.value == page.report.verdict.value == expect
