@@ -70,8 +70,11 @@ def wait_done(c: httpx.Client, audit_id: str, timeout: float = 180) -> Audit:
 
 
 def test_audit_crawls_a_fixture_miner_and_a_benign_page(srv, chromium, tmp_path):
+    """Two audits side by side (`--audit-concurrency 2`; one at a time is what the other
+    tests here run), each with its own browser and its own verdict."""
     with ServeProcess("--db", sqlite_url(tmp_path / "a.db"), "--allow-private",
-                      "--rate-limit", "0", "--audit-window", "5") as svc, \
+                      "--rate-limit", "0", "--audit-window", "2",
+                      "--audit-concurrency", "2") as svc, \
             httpx.Client(base_url=svc.base, timeout=30) as c:
         ids = {}
         for path in ("/miner/first-party.html", "/benign/busy-loop.html"):
@@ -278,7 +281,7 @@ def test_two_worker_processes_share_the_database_and_one_runs_audits(srv, chromi
     exactly one process holds the audit runner's lock."""
     db = tmp_path / "w.db"
     with ServeProcess("--db", sqlite_url(db), "--rate-limit", "0", "--workers", "2",
-                      "--allow-private") as svc:
+                      "--allow-private", "--audit-window", "2") as svc:
         for i in range(20):  # new connections, so both workers take some
             with httpx.Client(base_url=svc.base, timeout=30) as c:
                 r = c.post("/v1/reports", json={"url": "https://two.example/", "client": "t/1",
@@ -387,13 +390,16 @@ def test_an_audit_that_never_finishes_is_killed_at_its_deadline_and_the_queue_go
         srv, chromium, tmp_path):
     """A page whose blocking script never ends, and a crawl whose own navigation timeout is
     set past the deadline, so only the service's deadline can end it: the service kills the
-    crawl, browser included, records why, and runs the next audit (which fits its deadline)."""
-    deadline = 60
+    crawl, browser included, records why, and runs the next audit (which fits its deadline).
+    The test lasts about as long as the deadline, so that is kept short; but the next audit
+    must fit it too, browser start included, and on a machine loaded several times over an
+    audit of a plain page has taken 40 s: hence not shorter than this."""
+    deadline = 45
     stuck_site = Site({"/never.html": html('<p>Loading...</p><script src="/held.js"></script>')})
     stuck_site.routes["/held.js"] = held_script(stuck_site.release)
     try:
         with ServeProcess("--db", sqlite_url(tmp_path / "d.db"), "--allow-private",
-                          "--rate-limit", "0", "--audit-window", "2",
+                          "--rate-limit", "0", "--audit-window", "1",
                           "--audit-nav-timeout", "600", "--audit-deadline", str(deadline),
                           "--resolve", "stuck.test=127.0.0.1",
                           "--resolve", "next.test=127.0.0.1") as svc, \
@@ -428,7 +434,7 @@ def test_a_clean_audit_clears_the_site_only_for_the_page_caught_mining(srv, chro
                  "/about.html": html("<h1>About us</h1><p>We sell shoes.</p>")})
     try:
         with ServeProcess("--db", sqlite_url(tmp_path / "c.db"), "--allow-private",
-                          "--rate-limit", "0", "--audit-window", "5",
+                          "--rate-limit", "0", "--audit-window", "2",
                           "--resolve", "shop.test=127.0.0.1") as svc, \
                 httpx.Client(base_url=svc.base, timeout=30) as c:
             caught = wait_done(c, audit(c, shop.url("/shop.html", host="shop.test")))
