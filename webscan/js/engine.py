@@ -1460,32 +1460,45 @@ class JsEngine:
         big payloads are always analysed alone."""
         if len(todo) <= MAX_SEPARATE_PAYLOADS:
             return todo, []
-        alone: list[tuple[deob.Decoded, bytes]] = []
+        alone = [p for p in todo if p[0].origin is not None or len(p[1]) > MAX_BATCH_PART]
+        batches = [(group, True) for group in _batched(
+            [p for p in todo if p[0].origin is None and len(p[1]) <= MAX_BATCH_PART])]
         clean: list[tuple[deob.Decoded, bytes]] = []
         broken: list[tuple[deob.Decoded, bytes]] = []
-        for d, data in todo:
+        for group, _ in batches:
             check_budget()
-            if d.origin is not None or len(data) > MAX_BATCH_PART:
-                alone.append((d, data))
-            elif self.parses_cleanly(data):
-                clean.append((d, data))
-            elif len(alone) < MAX_SEPARATE_PAYLOADS:
-                alone.append((d, data))
-            else:
-                broken.append((d, data))
-        batches: list[tuple[list[tuple[deob.Decoded, bytes]], bool]] = []
-        for group, ok in ((clean, True), (broken, False)):
-            cur: list[tuple[deob.Decoded, bytes]] = []
-            size = 0
-            for part in group:
-                if cur and size + len(part[1]) > PAYLOAD_BATCH_BYTES:
-                    batches.append((cur, ok))
-                    cur, size = [], 0
-                cur.append(part)
-                size += len(part[1]) + len(PAYLOAD_SEPARATOR)
-            if cur:
-                batches.append((cur, ok))
+            if self._joins_cleanly(group):
+                continue
+            group_clean: list[tuple[deob.Decoded, bytes]] = []
+            for d, data in group:  # one of them is broken: which, each parsed alone
+                if self.parses_cleanly(data):
+                    group_clean.append((d, data))
+                elif len(alone) < MAX_SEPARATE_PAYLOADS:
+                    alone.append((d, data))
+                else:
+                    broken.append((d, data))
+            group[:] = []
+            clean += group_clean
+        batches = [(g, ok) for g, ok in batches if g]
+        batches += [(g, True) for g in _batched(clean)] + [(g, False) for g in _batched(broken)]
         return alone, batches
+
+    def _joins_cleanly(self, parts: list[tuple[deob.Decoded, bytes]]) -> bool:
+        """Whether the parts joined parse with no error and no top-level statement or comment
+        crossing from one part into the next: then each part is read as on its own (one parse
+        of the batch instead of one per part, whose fixed cost dominates a small payload)."""
+        ends: list[int] = []  # end of each part with its separator, in the joined text
+        at = 0
+        for _, data in parts:
+            at += len(data) + len(PAYLOAD_SEPARATOR)
+            ends.append(at)
+        root = self._parser.parse(PAYLOAD_SEPARATOR.join(data for _, data in parts)).root_node
+        if root.has_error:
+            return False
+        for c in root.children:
+            if bisect_right(ends, c.start_byte) != bisect_right(ends, c.end_byte - 1):
+                return False
+        return True
 
     def _payload_context(self, d: deob.Decoded, loc: "_Locator") -> str:
         row, _ = loc.row_col(d.start)
@@ -1681,6 +1694,19 @@ def _any_of(patterns: list[bytes]) -> re.Pattern[bytes] | None:
         return re.compile(b"|".join(b"(?:%s)" % p for p in patterns))
     except re.error:
         return None
+
+
+def _batched(parts: list[tuple[deob.Decoded, bytes]]) -> list[list[tuple[deob.Decoded, bytes]]]:
+    """Consecutive payloads grouped up to PAYLOAD_BATCH_BYTES each (joined with separators)."""
+    out: list[list[tuple[deob.Decoded, bytes]]] = []
+    size = 0
+    for part in parts:
+        if not out or (out[-1] and size + len(part[1]) > PAYLOAD_BATCH_BYTES):
+            out.append([])
+            size = 0
+        out[-1].append(part)
+        size += len(part[1]) + len(PAYLOAD_SEPARATOR)
+    return out
 
 
 def _windowed_matches(cursor: QueryCursor, root: Node, size: int) -> Iterator[tuple[int, dict]]:
