@@ -161,20 +161,49 @@ def test_self_hosted_miner_uses_a_first_party_socket(srv, visit):
     assert ("a", "/pool/stratum") in srv.requests()  # the page's own origin, not the pool port
 
 
-def test_shy_miner_stays_quiet_when_webdriver_shows(srv, visit):
+QUIET = {"/miner/webdriver-shy.html": False, "/miner/on-click.html": False,
+         "/miner/automation-shy.html": True}
+"""Miner pages that must not mine as they are shown (webdriver visible; no click yet; plain
+headless with webdriver hidden the crude way) -> whether webdriver is hidden."""
+
+
+@pytest.fixture(scope="module")
+def quiet(browser) -> Iterator[dict[str, tuple[FixtureServer, Page, list]]]:
+    """The QUIET pages open at once, each in its own context with its own fixture server, and
+    watched together as long as one would be alone. Path -> (its server, its page, the pool
+    sessions it opened in the watch)."""
+    with ExitStack() as stack:
+        opened: dict[str, tuple[FixtureServer, Page]] = {}
+        for path, hide in QUIET.items():
+            server = stack.enter_context(FixtureServer(verify_shares=True))
+            context = browser.new_context()
+            stack.callback(context.close)
+            if hide:
+                context.add_init_script(HIDE_WEBDRIVER)
+            page = context.new_page()
+            page.goto(server.url(path), wait_until="load")
+            opened[path] = (server, page)
+        clicker = opened["/miner/on-click.html"][1]
+        clicker.mouse.move(100, 100)
+        clicker.mouse.wheel(0, 200)
+        # watched to the end unless every page mined (sessions only accumulate)
+        stays_false(lambda: all(server.pool_sessions() for server, _ in opened.values()))
+        yield {path: (server, page, server.pool_sessions())
+               for path, (server, page) in opened.items()}
+
+
+def test_shy_miner_stays_quiet_when_webdriver_shows(quiet):
     """The control for the webdriver page: the test above only proves something if this holds."""
-    _, page, _ = visit("/miner/webdriver-shy.html")
+    _, page, sessions = quiet["/miner/webdriver-shy.html"]
     assert page.evaluate("navigator.webdriver") is True
-    assert stays_false(lambda: bool(srv.pool_sessions())), srv.pool_sessions()
+    assert sessions == []
 
 
-def test_click_miner_waits_for_a_click(srv, visit):
-    _, page, _ = visit("/miner/on-click.html")
-    page.mouse.move(100, 100)
-    page.mouse.wheel(0, 200)
-    assert stays_false(lambda: bool(srv.pool_sessions())), srv.pool_sessions()
+def test_click_miner_waits_for_a_click(quiet):
+    server, page, sessions = quiet["/miner/on-click.html"]
+    assert sessions == []
     page.mouse.click(200, 200)
-    assert wait_for(lambda: bool(srv.pool_sessions()))
+    assert wait_for(lambda: bool(server.pool_sessions()))
 
 
 LATE = {"/miner/late-start.html": 25.0, "/benign/late-game.html": 25.0}
@@ -267,11 +296,11 @@ def test_benign_page_works_and_never_touches_the_pool(benign_watched, entry):
         assert run.stats["chat"]["connections"] == 1
 
 
-def test_automation_shy_miner_stays_quiet_under_plain_headless(srv, visit):
+def test_automation_shy_miner_stays_quiet_under_plain_headless(quiet):
     """The control for the automation-shy page: plain headless Chromium with webdriver hidden
     the crude way shows its tells (user agent, SwiftShader, a patched getter) and gets nothing."""
-    _, page, _ = visit("/miner/automation-shy.html", hide_webdriver=True)
+    _, page, sessions = quiet["/miner/automation-shy.html"]
     assert wait_for(lambda: page.evaluate("document.getElementById('why').textContent") != "")
     tells = set(page.evaluate("document.getElementById('why').textContent").split())
     assert {"ua", "webgl", "webdriver-patched"} <= tells, tells
-    assert stays_false(lambda: bool(srv.pool_sessions())), srv.pool_sessions()
+    assert sessions == []
