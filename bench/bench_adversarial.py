@@ -11,7 +11,10 @@ entries...). Every (shape, size) is scanned by the same code path as `webscan sc
 in-process) inside a forked child, so a case that hangs is killed at --timeout and one case's
 memory does not inflate the next one's figure.
 
-Printed per size: CPU time of the scan (best of up to 3 runs when a run takes under 0.3 s), its
+Printed per size: CPU time of the scan (when a run takes under 0.3 s, the best of 3 runs in each
+of 3 children: on this kind of shared virtual machine the runs inside one child agree with each
+other, while two children of the same case can differ by a third, so one child alone
+made single false jumps per doubling), its
 wall time, the growth of peak resident memory in the child over its starting size, the verdict,
 and the CPU-time ratio to the previous size, normalised to an exact doubling. CPU time is judged
 rather than wall time because the scan is single-threaded and CPU-bound, and wall time on a
@@ -50,6 +53,7 @@ REMEASURES = 3
 BAR = 2.5
 NOISE_S = 0.020
 REPEAT_UNDER_S = 0.3
+CHILDREN = 3
 MIN_SIZE = 1 << 10
 DEFAULT_MAX = 8 << 20
 
@@ -485,6 +489,21 @@ def run_case(scanner, data: bytes, name: str, timeout: float) -> Result:
     return Result(len(data), msg["s"], msg["mb"], msg["v"], wall=msg["wall"])
 
 
+def measure(scanner, data: bytes, name: str, timeout: float) -> Result:
+    """run_case, in up to CHILDREN fresh children while a run is short; the best time is kept."""
+    res = run_case(scanner, data, name, timeout)
+    for _ in range(CHILDREN - 1):
+        if res.seconds is None or res.seconds >= REPEAT_UNDER_S:
+            break
+        again = run_case(scanner, data, name, timeout)
+        if again.seconds is None:
+            return again
+        if again.seconds < res.seconds:
+            again.peak_mb = max(again.peak_mb, res.peak_mb)
+            res = again
+    return res
+
+
 def per_doubling(prev: Result, cur: Result) -> float | None:
     """Time ratio scaled to an exact doubling of size; None when either run failed."""
     if prev.seconds is None or cur.seconds is None:
@@ -561,7 +580,7 @@ def main(argv: list[str] | None = None) -> int:
         worst_at = ""
         for target in sizes:
             data = shape.make(target)
-            res = run_case(scanner, data, f"adversarial.{shape.kind}", args.timeout)
+            res = measure(scanner, data, f"adversarial.{shape.kind}", args.timeout)
             ratio = per_doubling(prev, res) if prev is not None else None
             if ratio is not None and ratio > BAR and max(prev.seconds, res.seconds) >= NOISE_S:
                 # over the bar: measure both sizes again (up to REMEASURES times, until the
@@ -569,10 +588,10 @@ def main(argv: list[str] | None = None) -> int:
                 # on a shared machine is not taken for growth; real growth stays over the bar
                 remeasured = True
                 for _ in range(REMEASURES):
-                    again = run_case(scanner, shape.make(prev_target), f"adversarial.{shape.kind}", args.timeout)
+                    again = measure(scanner, shape.make(prev_target), f"adversarial.{shape.kind}", args.timeout)
                     if again.seconds is not None:
                         prev.seconds = min(prev.seconds, again.seconds)
-                    again = run_case(scanner, data, f"adversarial.{shape.kind}", args.timeout)
+                    again = measure(scanner, data, f"adversarial.{shape.kind}", args.timeout)
                     if again.seconds is not None and res.seconds is not None:
                         res.seconds = min(res.seconds, again.seconds)
                     ratio = per_doubling(prev, res)
