@@ -1453,33 +1453,32 @@ class JsEngine:
         Why joining is sound: a payload that parses cleanly is a complete program, and
         complete programs joined by `;` on lines of their own are parsed as those same
         programs one after the other; every observation is local to a part, and the top-level
-        code of several evals shares one global scope when it runs anyway. A payload that
-        does not parse could swallow the next one (an unclosed comment or template), so
-        those are analysed alone up to the cap, then joined only among themselves (`eval`
-        refuses to run them, but their text is still searched). Rewrites of the source and
-        big payloads are always analysed alone."""
+        code of several evals shares one global scope when it runs anyway. Each batch is
+        checked with one parse of the joined text (_joins_cleanly), not one per part. Only
+        when that fails are its parts parsed one by one: a payload that does not parse could
+        swallow the next one (an unclosed comment or template), so those are analysed alone
+        up to the cap, then joined only among themselves (`eval` refuses to run them, but
+        their text is still searched). Rewrites of the source and big payloads are always
+        analysed alone."""
         if len(todo) <= MAX_SEPARATE_PAYLOADS:
             return todo, []
         alone = [p for p in todo if p[0].origin is not None or len(p[1]) > MAX_BATCH_PART]
-        batches = [(group, True) for group in _batched(
-            [p for p in todo if p[0].origin is None and len(p[1]) <= MAX_BATCH_PART])]
+        small = [p for p in todo if p[0].origin is None and len(p[1]) <= MAX_BATCH_PART]
+        batches: list[tuple[list[tuple[deob.Decoded, bytes]], bool]] = []
         clean: list[tuple[deob.Decoded, bytes]] = []
         broken: list[tuple[deob.Decoded, bytes]] = []
-        for group, _ in batches:
+        for group in _batched(small):
             check_budget()
-            if self._joins_cleanly(group):
+            if self._joins_cleanly(group):  # the usual case: one parse checks the whole batch
+                batches.append((group, True))
                 continue
-            group_clean: list[tuple[deob.Decoded, bytes]] = []
-            for d, data in group:  # one of them is broken: which, each parsed alone
-                if self.parses_cleanly(data):
-                    group_clean.append((d, data))
+            for part in group:  # something in it does not parse or crosses: find it, part by part
+                if self.parses_cleanly(part[1]):
+                    clean.append(part)
                 elif len(alone) < MAX_SEPARATE_PAYLOADS:
-                    alone.append((d, data))
+                    alone.append(part)
                 else:
-                    broken.append((d, data))
-            group[:] = []
-            clean += group_clean
-        batches = [(g, ok) for g, ok in batches if g]
+                    broken.append(part)
         batches += [(g, True) for g in _batched(clean)] + [(g, False) for g in _batched(broken)]
         return alone, batches
 
