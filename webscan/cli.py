@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 
 from webscan import __version__
+from webscan.service import defaults as service_defaults
 
 app = typer.Typer(
     name="webscan",
@@ -648,11 +649,11 @@ def serve(
                                     "(POST /v1/monitors) may ask for: 30s, 15m, 1h, 1d.")] = "1h",
     webhook_timeout: Annotated[float, typer.Option("--webhook-timeout", min=0.1,
                                metavar="SECONDS", help="How long one monitor webhook call may "
-                               "take before it counts as failed and is retried.")] = 10.0,
+                               "take before it counts as failed and is retried.")] = service_defaults.WEBHOOK_TIMEOUT_S,
     webhook_retry: Annotated[float, typer.Option("--webhook-retry", min=0.1, metavar="SECONDS",
                              help="Delay before a failed webhook call's first retry; the "
                              "next ones wait 2.5, 7.5, 30 and 150 times it (6 attempts in "
-                             "all).")] = 2.0,
+                             "all).")] = service_defaults.WEBHOOK_RETRY_S,
     file_timeout: Annotated[Optional[float], typer.Option(
         "--file-timeout", min=0.01, metavar="SECONDS", show_default=False,
         help=_file_timeout_help(

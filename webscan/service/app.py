@@ -39,6 +39,7 @@ from webscan.model import (ATTACK_TECHNIQUE, Audit, AuditRequest, PageReport, Re
 from webscan.rules.loader import SignatureSet, load_signatures
 from webscan.parallel import build_scanner, scan_bytes_in_worker, supervised
 from webscan.scanner import DEFAULT_MAX_BYTES
+from webscan.service import defaults
 from webscan.service.audits import AuditQueue, QueueFull
 from webscan.service.limits import BodyLimitMiddleware
 from webscan.service.metrics import Metrics, MetricsMiddleware
@@ -102,11 +103,11 @@ class ServiceConfig:
     None: the system's resolver (DNS)."""
     deny_cidrs: tuple[str, ...] = ()
     """Ranges no audit connection may reach, even with allow_private (`serve --deny-cidr`)."""
-    monitor_min_interval_s: float = 3600.0
+    monitor_min_interval_s: float = defaults.MONITOR_MIN_INTERVAL_S
     """The shortest `every` a monitor may have (`serve --monitor-min-interval`)."""
-    webhook_timeout_s: float = 10.0
+    webhook_timeout_s: float = defaults.WEBHOOK_TIMEOUT_S
     """How long one webhook call may take before it counts as failed (`serve --webhook-timeout`)."""
-    webhook_retry_s: float = 2.0
+    webhook_retry_s: float = defaults.WEBHOOK_RETRY_S
     """The delay before a failed webhook call's first retry; later retries wait proportionally
     longer, 2.5x, 7.5x, 30x and 150x it (`serve --webhook-retry`)."""
 
@@ -130,7 +131,7 @@ def config_from_env(text: str) -> ServiceConfig:
     doc["api_keys"] = tuple(doc["api_keys"])
     doc["sig_dirs"] = tuple(doc["sig_dirs"])
     doc["deny_cidrs"] = tuple(doc.get("deny_cidrs", ()))
-    doc["monitor_min_interval_s"] = float(doc.get("monitor_min_interval_s", 3600.0))
+    doc["monitor_min_interval_s"] = float(doc.get("monitor_min_interval_s", defaults.MONITOR_MIN_INTERVAL_S))
     return ServiceConfig(**doc)
 
 

@@ -39,6 +39,7 @@ from starlette.concurrency import run_in_threadpool
 
 from webscan.model import PAGE_URL_PATTERN, Audit, AuditStatus, VerdictLabel
 from webscan.net.egress import EgressPolicy
+from webscan.service.defaults import WEBHOOK_RETRY_S, WEBHOOK_TIMEOUT_S
 from webscan.service.store import Store
 from webscan.service.targets import (Resolver, TargetRefused, audit_policy, check_target,
                                      resolver_for, split_target)
@@ -49,11 +50,10 @@ TICK_S = 1.0
 """How often a scheduler looks for due monitors and finished audits (two indexed reads)."""
 BUSY_RETRY_S = 60.0
 """A firing the queue could not take (full) is tried again this much later."""
-DELIVERY_DELAYS_S = (0.0, 2.0, 5.0, 15.0, 60.0, 300.0)
+DELIVERY_DELAYS_S = (0.0, WEBHOOK_RETRY_S, 2.5 * WEBHOOK_RETRY_S, 7.5 * WEBHOOK_RETRY_S,
+                     30 * WEBHOOK_RETRY_S, 150 * WEBHOOK_RETRY_S)
 """When each webhook attempt is made, after the previous one failed, with the default first
 retry (2 s); `serve --webhook-retry` scales the whole schedule (see delivery_delays)."""
-WEBHOOK_TIMEOUT_S = 10.0
-"""One call's default time limit (`serve --webhook-timeout`)."""
 SIGNATURE_HEADER = "X-Webscan-Signature"
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 EVERY_PATTERN = r"^[1-9][0-9]{0,5}[smhd]$"
