@@ -22,7 +22,12 @@ percent, and the interval says how far noise alone moves the figure. The fixture
 closer to a page from the web. Trust the figures only when the load average printed at the end
 is near 0 (the machine has 2 cores).
 
---breakdown adds a fourth browser with a copy of the extension whose page.js also times, in the
+--variants no-page,no-relay,no-rules,... adds one browser per named copy of the extension with one
+part taken out of its manifest (no-page: the page-world hook; no-relay: the isolated-world relay;
+no-rules: the DNR ruleset and its permission; no-background: the service worker), and prints what
+each copy adds over the control: an A/B that says which part the milliseconds belong to.
+
+--breakdown adds a browser with a copy of the extension whose page.js also times, in the
 page, the hook's install and each `new Worker()` (webscan's own synchronous cost on the main
 thread, which the A/B cannot resolve when the machine is busy); the shipped page.js is untouched.
 """
@@ -97,6 +102,38 @@ def timed_copy(ext: Path, out: Path) -> Path:
     return out
 
 
+def _drop_page(m: dict) -> None:
+    m["content_scripts"] = [c for c in m["content_scripts"] if c.get("world") != "MAIN"]
+
+
+def _drop_relay(m: dict) -> None:
+    m["content_scripts"] = [c for c in m["content_scripts"] if c.get("world") == "MAIN"]
+
+
+def _drop_rules(m: dict) -> None:
+    m.pop("declarative_net_request", None)
+    m["permissions"] = [p for p in m.get("permissions", []) if not p.startswith("declarativeNetRequest")]
+
+
+def _drop_background(m: dict) -> None:
+    m.pop("background", None)
+
+
+VARIANTS = {"no-page": _drop_page, "no-relay": _drop_relay, "no-rules": _drop_rules,
+            "no-background": _drop_background}
+"""Copies of the built extension with one part taken out of its manifest (--variants)."""
+
+
+def variant_copy(ext: Path, name: str, out: Path) -> Path:
+    if name not in VARIANTS:
+        raise SystemExit(f"--variants: unknown variant {name!r}; known: {', '.join(VARIANTS)}")
+    shutil.copytree(ext, out)
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    VARIANTS[name](manifest)
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
+    return out
+
+
 def breakdown_of(page) -> tuple[float | None, list[float]]:
     b = page.evaluate("window.__webscanBench || null")
     return (b.get("install"), b.get("worker") or []) if b else (None, [])
@@ -136,7 +173,10 @@ def main() -> None:
     ap.add_argument("--breakdown", action="store_true", help="also time the hook's install and new Worker() in the page")
     ap.add_argument("--latency", type=float, default=0, metavar="MS",
                     help="emulate this network round trip on every request (0: the loopback as it is)")
+    ap.add_argument("--variants", default="", metavar="NAMES",
+                    help=f"comma-separated copies with one part taken out ({', '.join(VARIANTS)}), each A/B'd too")
     args = ap.parse_args()
+    variants = [v.strip() for v in args.variants.split(",") if v.strip()]
     from playwright.sync_api import sync_playwright
 
     exe = find_chromium()
@@ -160,6 +200,8 @@ def main() -> None:
         ctxs = {"without": launch(None), "control": launch(control), "with": launch(ext)}
         if args.breakdown:
             ctxs["timed"] = launch(timed_copy(ext, ext.parent / "timed"))
+        for v in variants:
+            ctxs[v] = launch(variant_copy(ext, v, ext.parent / v))
         inside: dict[str, list] = {u: [] for u in pages}
         try:
             times: dict[str, dict[str, list[float]]] = {u: {k: [] for k in ctxs} for u in pages}
@@ -197,6 +239,15 @@ def main() -> None:
     lo, hi = bootstrap(times, "without", "with")
     print(f"all {len(pages)} benign pages{lat}: {100 * overhead(times, 'without', 'with'):+.1f}% against no extension "
           f"(bar with --latency 40: under {BAR_LATENCY_PCT:g}%; 95% interval {100 * lo:+.1f}% to {100 * hi:+.1f}%)")
+    for v in variants:
+        for label, cls in (("no worker", [u for u in pages if not started[u]]),
+                           ("workers", [u for u in pages if started[u]])):
+            if cls:
+                sub = {u: times[u] for u in cls}
+                lo, hi = bootstrap(sub, "control", v, stat=added_ms)
+                print(f"variant {v} on pages with {label} ({len(cls)}): {added_ms(sub, 'control', v):+.1f} ms over "
+                      f"the control (95% interval {lo:+.1f} to {hi:+.1f}); the whole extension: "
+                      f"{added_ms(sub, 'control', 'with'):+.1f} ms")
     lo, hi = bootstrap(times, "without", "control")
     print(f"the control extension itself: {100 * overhead(times, 'without', 'control'):+.1f}% "
           f"(95% interval {100 * lo:+.1f}% to {100 * hi:+.1f}%)")
