@@ -21,7 +21,9 @@ rather than wall time because the scan is single-threaded and CPU-bound, and wal
 shared machine mostly measures the neighbours. A linear pass gives ~2x per doubling; the
 bar is 2.5x. Ratios where both times are under 20 ms are noise (timer resolution, a shared
 machine) and are shown in brackets and not judged. A ratio over the bar is measured again at
-both sizes, up to 3 times until it is under the bar (best times kept), and marked with *. One
+both sizes as a pair, one right after the other and with the same number of runs (3, or 1 from
+1 s), up to 3 pairs until one is under the bar, and marked with * (the printed times stay
+those of the first measurement; the ratio is the lowest of the pairs'). One
 that is still over the bar is then judged over two doublings that leave out one of its two
 points, (t(n)/t(n/4))^(1/2) or (t(2n)/t(n/2))^(1/2), the lower of the two: a pass that grows
 faster than its input is over the bar on both, while one size measured high or low (a third
@@ -60,6 +62,8 @@ REPEAT_UNDER_S = 0.3
 MAX_RUNS = 12
 RUNS_BUDGET_S = 0.6
 CHILDREN = 3
+PAIR_RUNS = 3
+PAIR_RUNS_UNDER_S = 1.0
 MIN_SIZE = 1 << 10
 DEFAULT_MAX = 8 << 20
 
@@ -432,7 +436,8 @@ def _rss_kb() -> int:
         return int(f.read().split()[1]) * (os.sysconf("SC_PAGE_SIZE") // 1024)
 
 
-def _child(scanner, data: bytes, name: str, w: int) -> None:
+def _child(scanner, data: bytes, name: str, w: int, runs: int = 0) -> None:
+    """Times `runs` scans (0: at least 3 while short, up to MAX_RUNS or RUNS_BUDGET_S)."""
     start_kb = _rss_kb()
     best = wall = math.inf
     verdict = ""
@@ -445,21 +450,23 @@ def _child(scanner, data: bytes, name: str, w: int) -> None:
         best = min(best, dt)
         spent += dt
         verdict = report.verdict.value + (f" ({report.error[:60]})" if report.error else "")
-        if dt >= REPEAT_UNDER_S or (run >= 2 and spent >= RUNS_BUDGET_S):
+        if runs and run + 1 >= runs:
+            break
+        if not runs and (dt >= REPEAT_UNDER_S or (run >= 2 and spent >= RUNS_BUDGET_S)):
             break
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     os.write(w, json.dumps({"s": best, "wall": wall, "mb": max(0, peak_kb - start_kb) / 1024,
                             "v": verdict}).encode())
 
 
-def run_case(scanner, data: bytes, name: str, timeout: float) -> Result:
+def run_case(scanner, data: bytes, name: str, timeout: float, runs: int = 0) -> Result:
     r, w = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: scan, report, leave without running the parent's cleanup
         os.close(r)
         code = 0
         try:
-            _child(scanner, data, name, w)
+            _child(scanner, data, name, w, runs)
         except BaseException as e:  # noqa: BLE001 - reported by the parent as a crash
             os.write(w, json.dumps({"crash": f"{type(e).__name__}: {e}"}).encode())
             code = 1
@@ -574,7 +581,7 @@ def main(argv: list[str] | None = None) -> int:
     gc.freeze()  # the compiled rules are never garbage: keep full collections off them (noise)
     print(f"bar: at most {BAR}x CPU time per doubling; ratios in [brackets] have both times under "
           f"{NOISE_S * 1000:.0f} ms and are noise, not judged; a ratio marked * was over the bar, "
-          "so both sizes were measured again and their best times kept; one still over the bar is "
+          "so both sizes were measured again as pairs (the ratio shown is the lowest pair's); one still over the bar is "
           "judged over two doublings that leave out one of its points (see the lines under the "
           "table). mem = peak RSS growth of the scan.")
     failed: list[str] = []
@@ -588,25 +595,25 @@ def main(argv: list[str] | None = None) -> int:
         worst: float | None = None
         worst_at = ""
         done: list[Result] = []
-        over_bar: list[int] = []  # indexes in `done` whose doubling stayed over the bar
+        over_bar: list[tuple[int, float]] = []  # (index in `done`, ratio) of doublings still over the bar
         for target in sizes:
             data = shape.make(target)
             res = measure(scanner, data, f"adversarial.{shape.kind}", args.timeout)
             ratio = per_doubling(prev, res) if prev is not None else None
             if ratio is not None and ratio > BAR and max(prev.seconds, res.seconds) >= NOISE_S:
-                # over the bar: measure both sizes again (up to REMEASURES times, until the
-                # ratio is under the bar) and keep each one's best time, so a neighbour's burst
-                # on a shared machine is not taken for growth; real growth stays over the bar
+                # over the bar: measure the two sizes again as a pair, one right after the
+                # other and with the same number of runs (up to REMEASURES pairs, until one is
+                # under the bar), so both see the same machine and neither is the best of more
+                # runs than the other; real growth stays over the bar in every pair
                 remeasured = True
+                runs = PAIR_RUNS if res.seconds < PAIR_RUNS_UNDER_S else 1  # type: ignore[operator]
                 for _ in range(REMEASURES):
-                    again = measure(scanner, shape.make(prev_target), f"adversarial.{shape.kind}", args.timeout)
-                    if again.seconds is not None:
-                        prev.seconds = min(prev.seconds, again.seconds)
-                    again = measure(scanner, data, f"adversarial.{shape.kind}", args.timeout)
-                    if again.seconds is not None and res.seconds is not None:
-                        res.seconds = min(res.seconds, again.seconds)
-                    ratio = per_doubling(prev, res)
-                    if ratio is None or ratio <= BAR:
+                    a = run_case(scanner, shape.make(prev_target), f"adversarial.{shape.kind}", args.timeout, runs)
+                    b = run_case(scanner, data, f"adversarial.{shape.kind}", args.timeout, runs)
+                    pair = per_doubling(a, b)
+                    if pair is not None:
+                        ratio = min(ratio, pair)
+                    if ratio <= BAR:
                         break
             else:
                 remeasured = False
@@ -615,7 +622,7 @@ def main(argv: list[str] | None = None) -> int:
                 noise = prev.seconds < NOISE_S and res.seconds < NOISE_S  # type: ignore[operator]
                 cell = f"[{ratio:.2f}]" if noise else f"{ratio:.2f}" + ("*" if remeasured else "")
                 if not noise and ratio > BAR:
-                    over_bar.append(len(done))
+                    over_bar.append((len(done), ratio))
                 elif not noise and (worst is None or ratio > worst):
                     worst, worst_at = ratio, human(target)
             t, wall = _secs(res.seconds), _secs(res.wall if res.seconds is not None else None)
@@ -629,8 +636,7 @@ def main(argv: list[str] | None = None) -> int:
                             f"default budget of {default_budget(res.size):g} s")
             prev, prev_target = res, target
             done.append(res)
-        for i in over_bar:  # judged over two doublings that leave out one of its two points
-            alone = per_doubling(done[i - 1], done[i])
+        for i, alone in over_bar:  # judged over two doublings that leave out one of its two points
             spans = [(j, k) for j, k in ((i - 2, i), (i - 1, i + 1)) if j >= 0 and k < len(done)]
             judged = min((per_doubling(done[j], done[k]), j, k) for j, k in spans)
             if judged[0] is None:
