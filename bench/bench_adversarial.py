@@ -11,18 +11,19 @@ entries...). Every (shape, size) is scanned by the same code path as `webscan sc
 in-process) inside a forked child, so a case that hangs is killed at --timeout and one case's
 memory does not inflate the next one's figure.
 
-Printed per size: CPU time of the scan (when a run takes under 0.3 s, the best of at least 3 runs,
-up to 12 or 0.6 s of runs, in each of 3 children: on a shared virtual machine one 8 KB case was
-measured at 23 to 50 ms in the same child, and two children of one case differed by a third, so
-the best of a few runs in one child made single false jumps per doubling), its
+Printed per size: CPU time of the scan, each a cold run (the first scan in a freshly forked
+child, as in a scan worker; a second run in the same child reuses memory already faulted in and
+is faster, and mixing warm and cold figures made false jumps per doubling), the best of up to 5
+children while a run takes under 0.3 s (one 8 KB case took 23 to 50 ms on this shared virtual
+machine), its
 wall time, the growth of peak resident memory in the child over its starting size, the verdict,
 and the CPU-time ratio to the previous size, normalised to an exact doubling. CPU time is judged
 rather than wall time because the scan is single-threaded and CPU-bound, and wall time on a
 shared machine mostly measures the neighbours. A linear pass gives ~2x per doubling; the
 bar is 2.5x. Ratios where both times are under 20 ms are noise (timer resolution, a shared
 machine) and are shown in brackets and not judged. A ratio over the bar is measured again at
-both sizes as a pair, one right after the other and with the same number of runs (3, or 1 from
-1 s), up to 3 pairs until one is under the bar, and marked with * (the printed times stay
+both sizes as a pair, one right after the other and with the same number of cold runs (the
+best of 3, or 1 from 1 s), up to 3 pairs until one is under the bar, and marked with * (the printed times stay
 those of the first measurement; the ratio is the lowest of the pairs'). One
 that is still over the bar is then judged over two doublings that leave out one of its two
 points, (t(n)/t(n/4))^(1/2) or (t(2n)/t(n/2))^(1/2), the lower of the two: a pass that grows
@@ -59,11 +60,9 @@ REMEASURES = 3
 BAR = 2.5
 NOISE_S = 0.020
 REPEAT_UNDER_S = 0.3
-MAX_RUNS = 12
-RUNS_BUDGET_S = 0.6
-CHILDREN = 3
-PAIR_RUNS = 3
-PAIR_RUNS_UNDER_S = 1.0
+CHILDREN = 5
+PAIR_CHILDREN = 3
+PAIR_CHILDREN_UNDER_S = 1.0
 MIN_SIZE = 1 << 10
 DEFAULT_MAX = 8 << 20
 
@@ -436,37 +435,27 @@ def _rss_kb() -> int:
         return int(f.read().split()[1]) * (os.sysconf("SC_PAGE_SIZE") // 1024)
 
 
-def _child(scanner, data: bytes, name: str, w: int, runs: int = 0) -> None:
-    """Times `runs` scans (0: at least 3 while short, up to MAX_RUNS or RUNS_BUDGET_S)."""
+def _child(scanner, data: bytes, name: str, w: int) -> None:
+    """One scan, the child's first: every figure is a cold run, as in a fresh scan worker."""
     start_kb = _rss_kb()
-    best = wall = math.inf
-    verdict = ""
-    spent = 0.0
-    for run in range(MAX_RUNS):
-        t, c = time.perf_counter(), time.process_time()
-        report = scanner.scan_bytes(data, name)
-        dt = time.process_time() - c
-        wall = min(wall, time.perf_counter() - t)
-        best = min(best, dt)
-        spent += dt
-        verdict = report.verdict.value + (f" ({report.error[:60]})" if report.error else "")
-        if runs and run + 1 >= runs:
-            break
-        if not runs and (dt >= REPEAT_UNDER_S or (run >= 2 and spent >= RUNS_BUDGET_S)):
-            break
+    t, c = time.perf_counter(), time.process_time()
+    report = scanner.scan_bytes(data, name)
+    dt = time.process_time() - c
+    wall = time.perf_counter() - t
+    verdict = report.verdict.value + (f" ({report.error[:60]})" if report.error else "")
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    os.write(w, json.dumps({"s": best, "wall": wall, "mb": max(0, peak_kb - start_kb) / 1024,
+    os.write(w, json.dumps({"s": dt, "wall": wall, "mb": max(0, peak_kb - start_kb) / 1024,
                             "v": verdict}).encode())
 
 
-def run_case(scanner, data: bytes, name: str, timeout: float, runs: int = 0) -> Result:
+def run_case(scanner, data: bytes, name: str, timeout: float) -> Result:
     r, w = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: scan, report, leave without running the parent's cleanup
         os.close(r)
         code = 0
         try:
-            _child(scanner, data, name, w, runs)
+            _child(scanner, data, name, w)
         except BaseException as e:  # noqa: BLE001 - reported by the parent as a crash
             os.write(w, json.dumps({"crash": f"{type(e).__name__}: {e}"}).encode())
             code = 1
@@ -504,11 +493,12 @@ def run_case(scanner, data: bytes, name: str, timeout: float, runs: int = 0) -> 
     return Result(len(data), msg["s"], msg["mb"], msg["v"], wall=msg["wall"])
 
 
-def measure(scanner, data: bytes, name: str, timeout: float) -> Result:
-    """run_case, in up to CHILDREN fresh children while a run is short; the best time is kept."""
+def measure(scanner, data: bytes, name: str, timeout: float, children: int = 0) -> Result:
+    """The best of `children` cold runs, each in a fresh child (0: up to CHILDREN while a run
+    takes under REPEAT_UNDER_S, else one)."""
     res = run_case(scanner, data, name, timeout)
-    for _ in range(CHILDREN - 1):
-        if res.seconds is None or res.seconds >= REPEAT_UNDER_S:
+    for i in range(1, children or CHILDREN):
+        if res.seconds is None or (not children and res.seconds >= REPEAT_UNDER_S):
             break
         again = run_case(scanner, data, name, timeout)
         if again.seconds is None:
@@ -602,14 +592,14 @@ def main(argv: list[str] | None = None) -> int:
             ratio = per_doubling(prev, res) if prev is not None else None
             if ratio is not None and ratio > BAR and max(prev.seconds, res.seconds) >= NOISE_S:
                 # over the bar: measure the two sizes again as a pair, one right after the
-                # other and with the same number of runs (up to REMEASURES pairs, until one is
-                # under the bar), so both see the same machine and neither is the best of more
-                # runs than the other; real growth stays over the bar in every pair
+                # other and with the same number of cold runs (up to REMEASURES pairs, until one
+                # is under the bar), so both see the same machine and neither is the best of
+                # more runs than the other; real growth stays over the bar in every pair
                 remeasured = True
-                runs = PAIR_RUNS if res.seconds < PAIR_RUNS_UNDER_S else 1  # type: ignore[operator]
+                k = PAIR_CHILDREN if res.seconds < PAIR_CHILDREN_UNDER_S else 1  # type: ignore[operator]
                 for _ in range(REMEASURES):
-                    a = run_case(scanner, shape.make(prev_target), f"adversarial.{shape.kind}", args.timeout, runs)
-                    b = run_case(scanner, data, f"adversarial.{shape.kind}", args.timeout, runs)
+                    a = measure(scanner, shape.make(prev_target), f"adversarial.{shape.kind}", args.timeout, k)
+                    b = measure(scanner, data, f"adversarial.{shape.kind}", args.timeout, k)
                     pair = per_doubling(a, b)
                     if pair is not None:
                         ratio = min(ratio, pair)
