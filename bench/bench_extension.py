@@ -24,7 +24,8 @@ is near 0 (the machine has 2 cores).
 
 --variants no-page,no-relay,no-rules,... adds one browser per named copy of the extension with one
 part taken out of its manifest (no-page: the page-world hook; no-relay: the isolated-world relay;
-no-rules: the DNR ruleset and its permission; no-background: the service worker), and prints what
+no-rules: the DNR ruleset and its permission; no-background: the service worker; idle-relay: the
+relay injected at document_idle instead of document_start), and prints what
 each copy adds over the control: an A/B that says which part the milliseconds belong to.
 
 --breakdown adds a browser with a copy of the extension whose page.js also times, in the
@@ -119,8 +120,14 @@ def _drop_background(m: dict) -> None:
     m.pop("background", None)
 
 
+def _idle_relay(m: dict) -> None:
+    for c in m["content_scripts"]:
+        if c.get("world") != "MAIN":
+            c["run_at"] = "document_idle"
+
+
 VARIANTS = {"no-page": _drop_page, "no-relay": _drop_relay, "no-rules": _drop_rules,
-            "no-background": _drop_background}
+            "no-background": _drop_background, "idle-relay": _idle_relay}
 """Copies of the built extension with one part taken out of its manifest (--variants)."""
 
 
@@ -173,6 +180,8 @@ def main() -> None:
     ap.add_argument("--breakdown", action="store_true", help="also time the hook's install and new Worker() in the page")
     ap.add_argument("--latency", type=float, default=0, metavar="MS",
                     help="emulate this network round trip on every request (0: the loopback as it is)")
+    ap.add_argument("--pages", default="", metavar="WORDS",
+                    help="only the benign pages whose path contains one of these comma-separated words")
     ap.add_argument("--variants", default="", metavar="NAMES",
                     help=f"comma-separated copies with one part taken out ({', '.join(VARIANTS)}), each A/B'd too")
     args = ap.parse_args()
@@ -192,6 +201,10 @@ def main() -> None:
                              "all_frames": True}]}))
     with FixtureServer() as srv, sync_playwright() as p:
         pages = [e["path"] for e in srv.pages() if e["expect"] == "clean" and e["path"].startswith("/benign/")]
+        words = [w.strip() for w in args.pages.split(",") if w.strip()]
+        pages = [u for u in pages if not words or any(w in u for w in words)]
+        if not pages:
+            raise SystemExit(f"--pages {args.pages!r}: no benign fixture page matches")
         def launch(extension: Path | None):
             extra = [f"--disable-extensions-except={extension}", f"--load-extension={extension}"] if extension else []
             return p.chromium.launch_persistent_context(tempfile.mkdtemp(), executable_path=exe, headless=True,
