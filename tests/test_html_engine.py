@@ -185,6 +185,22 @@ def test_scripts_beyond_the_parse_limit_are_still_found(rec, monkeypatch):
     assert any("parsed as HTML" in n for n in res.notes)
 
 
+def test_past_the_parse_limit_a_script_body_is_read_once(rec, monkeypatch):
+    """The tail scan goes on after each script's body, as a browser does: a `<script` inside a
+    body is script text, and an unclosed script runs to the end of the page. Reading from each
+    `<script` instead gave every one of them the rest of the page (8 MB of `<script>a<b>`:
+    over ten minutes)."""
+    eng, js = rec
+    monkeypatch.setattr(html_engine, "MAX_PARSE_CHARS", 2000)
+    filler = "<div>" + "<p>filler</p>\n" * 400
+    eng.analyse((filler + "<script>a<b>" * 300).encode(), "unclosed.html")
+    assert len(js.calls) == 1 and js.calls[0]["source"].count(b"<script>") == 299
+    js.calls.clear()
+    src = filler + '<script>document.write("<script>inner()<" + "/b>")</script><script>late()</script>'
+    eng.analyse(src.encode(), "closed.html")
+    assert [c["source"].decode() for c in js.calls] == ['document.write("<script>inner()<" + "/b>")', "late()"]
+
+
 # --- loads ---------------------------------------------------------------------------------
 
 

@@ -587,7 +587,10 @@ class _Page:
             st = read_start_tag(self.text, m.start())
             if st is None:
                 continue
-            pos = max(pos, st.end)  # a tag is read once, not again from each `<script` inside it
+            # go on after the script's body, as a browser would: a `<script` inside the body is
+            # script text, and an unclosed script's body is the rest of the page (read from each
+            # `<script` in it, 8 MB of `<script>a<b>` held a scan for over ten minutes)
+            pos = max(pos, st.end, script_body_span(self.text, st.end)[1])
             attrs = {k: self.text[a:b] for k, (a, b) in st.values.items()}
             fake = _RawTag("script", attrs)
             self.scripts += 1
