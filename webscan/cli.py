@@ -646,7 +646,8 @@ def serve(
                        "/metrics are per process.")] = 1,
     monitor_min_interval: Annotated[str, typer.Option("--monitor-min-interval",
                                     metavar="DURATION", help="The shortest schedule a monitor "
-                                    "(POST /v1/monitors) may ask for: 30s, 15m, 1h, 1d.")] = "1h",
+                                    "(POST /v1/monitors) may ask for: 30s, 15m, 1h, 1d.")] = (
+                                    f"{service_defaults.MONITOR_MIN_INTERVAL_S / 3600:g}h"),
     webhook_timeout: Annotated[float, typer.Option("--webhook-timeout", min=0.1,
                                metavar="SECONDS", help="How long one monitor webhook call may "
                                "take before it counts as failed and is retried.")] = service_defaults.WEBHOOK_TIMEOUT_S,
