@@ -23,14 +23,9 @@ shared machine mostly measures the neighbours. A linear pass gives ~2x per doubl
 bar is 2.5x. Ratios where both times are under 20 ms are noise (timer resolution, a shared
 machine) and are shown in brackets and not judged. A ratio over the bar is measured again at
 both sizes as a pair, one right after the other and with the same number of cold runs (the
-best of 3, or 1 from 1 s), up to 3 pairs until one is under the bar, and marked with * (the printed times stay
-those of the first measurement; the ratio is the lowest of the pairs'). One
-that is still over the bar is then judged over two doublings that leave out one of its two
-points, (t(n)/t(n/4))^(1/2) or (t(2n)/t(n/2))^(1/2), the lower of the two: a pass that grows
-faster than its input is over the bar on both, while one size measured high or low (a third
-either way between two children of one case here, more than the bar allows around 2x) is out of
-one of them. The last line per shape is its worst judged
-ratio; the exit status is 1 if any judged ratio exceeds the bar, any case timed out or
+best of 3, or 1 from 1 s), up to 3 pairs until one is under the bar, and marked with * (the
+printed times stay those of the first measurement; the ratio is the lowest of the pairs').
+The last line per shape is its worst judged ratio; the exit status is 1 if any judged ratio exceeds the bar, any case timed out or
 crashed, or any case's wall time exceeds the default per-file budget of its size
 (webscan.budget.default_budget; the budget itself is lifted while measuring, else it would cut
 the slow cases short and hide their growth), else 0.
@@ -571,9 +566,8 @@ def main(argv: list[str] | None = None) -> int:
     gc.freeze()  # the compiled rules are never garbage: keep full collections off them (noise)
     print(f"bar: at most {BAR}x CPU time per doubling; ratios in [brackets] have both times under "
           f"{NOISE_S * 1000:.0f} ms and are noise, not judged; a ratio marked * was over the bar, "
-          "so both sizes were measured again as pairs (the ratio shown is the lowest pair's); one still over the bar is "
-          "judged over two doublings that leave out one of its points (see the lines under the "
-          "table). mem = peak RSS growth of the scan.")
+          "so both sizes were measured again as pairs (the ratio shown is the lowest pair's). "
+          "mem = peak RSS growth of the scan.")
     failed: list[str] = []
     over: list[str] = []
     summary: list[tuple[str, float | None, str]] = []
@@ -584,8 +578,6 @@ def main(argv: list[str] | None = None) -> int:
         prev_target = 0
         worst: float | None = None
         worst_at = ""
-        done: list[Result] = []
-        over_bar: list[tuple[int, float]] = []  # (index in `done`, ratio) of doublings still over the bar
         for target in sizes:
             data = shape.make(target)
             res = measure(scanner, data, f"adversarial.{shape.kind}", args.timeout)
@@ -611,9 +603,7 @@ def main(argv: list[str] | None = None) -> int:
             if ratio is not None:
                 noise = prev.seconds < NOISE_S and res.seconds < NOISE_S  # type: ignore[operator]
                 cell = f"[{ratio:.2f}]" if noise else f"{ratio:.2f}" + ("*" if remeasured else "")
-                if not noise and ratio > BAR:
-                    over_bar.append((len(done), ratio))
-                elif not noise and (worst is None or ratio > worst):
+                if not noise and (worst is None or ratio > worst):
                     worst, worst_at = ratio, human(target)
             t, wall = _secs(res.seconds), _secs(res.wall if res.seconds is not None else None)
             print(f"{human(target):>8} {res.size:>10} {t:>10} {wall:>10} {res.peak_mb:>8.1f} {cell:>11}  "
@@ -625,16 +615,6 @@ def main(argv: list[str] | None = None) -> int:
                 over.append(f"{shape.name} at {human(target)}: {res.wall:.1f} s wall, over the "
                             f"default budget of {default_budget(res.size):g} s")
             prev, prev_target = res, target
-            done.append(res)
-        for i, alone in over_bar:  # judged over two doublings that leave out one of its two points
-            spans = [(j, k) for j, k in ((i - 2, i), (i - 1, i + 1)) if j >= 0 and k < len(done)]
-            judged = min((per_doubling(done[j], done[k]), j, k) for j, k in spans)
-            if judged[0] is None:
-                continue
-            print(f"   {human(done[i].size)}: {alone:.2f}x over one doubling, {judged[0]:.2f}x per doubling "
-                  f"from {human(done[judged[1]].size)} to {human(done[judged[2]].size)} (judged)")
-            if worst is None or judged[0] > worst:
-                worst, worst_at = judged[0], human(done[i].size)
         bad = worst is not None and worst > BAR
         if bad:
             failed.append(f"{shape.name}: {worst:.2f}x per doubling at {worst_at}")
