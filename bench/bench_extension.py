@@ -132,8 +132,6 @@ VARIANTS = {"no-page": _drop_page, "no-relay": _drop_relay, "no-rules": _drop_ru
 
 
 def variant_copy(ext: Path, name: str, out: Path) -> Path:
-    if name not in VARIANTS:
-        raise SystemExit(f"--variants: unknown variant {name!r}; known: {', '.join(VARIANTS)}")
     shutil.copytree(ext, out)
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     VARIANTS[name](manifest)
@@ -186,6 +184,9 @@ def main() -> None:
                     help=f"comma-separated copies with one part taken out ({', '.join(VARIANTS)}), each A/B'd too")
     args = ap.parse_args()
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
+    unknown = [v for v in variants if v not in VARIANTS]
+    if unknown:  # before any browser starts
+        ap.error(f"--variants: unknown {', '.join(unknown)}; known: {', '.join(VARIANTS)}")
     from playwright.sync_api import sync_playwright
 
     exe = find_chromium()
