@@ -11,24 +11,23 @@ entries...). Every (shape, size) is scanned by the same code path as `webscan sc
 in-process) inside a forked child, so a case that hangs is killed at --timeout and one case's
 memory does not inflate the next one's figure.
 
-Printed per size: CPU time of the scan, each a cold run (the first scan in a freshly forked
-child, as in a scan worker; a second run in the same child reuses memory already faulted in and
-is faster, and mixing warm and cold figures made false jumps per doubling), the best of up to 5
-children while a run takes under 0.3 s (one 8 KB case took 23 to 50 ms on this shared virtual
-machine), its
-wall time, the growth of peak resident memory in the child over its starting size, the verdict,
-and the CPU-time ratio to the previous size, normalised to an exact doubling. CPU time is judged
-rather than wall time because the scan is single-threaded and CPU-bound, and wall time on a
-shared machine mostly measures the neighbours. A linear pass gives ~2x per doubling; the
-bar is 2.5x. Ratios where both times are under 20 ms are noise (timer resolution, a shared
-machine) and are shown in brackets and not judged. A ratio over the bar is measured again at
-both sizes as a pair, one right after the other and with the same number of cold runs (the
-best of 3, or 1 from 1 s), up to 3 pairs until one is under the bar, and marked with * (the
-printed times stay those of the first measurement; the ratio is the lowest of the pairs').
-The last line per shape is its worst judged ratio; the exit status is 1 if any judged ratio exceeds the bar, any case timed out or
-crashed, or any case's wall time exceeds the default per-file budget of its size
-(webscan.budget.default_budget; the budget itself is lifted while measuring, else it would cut
-the slow cases short and hide their growth), else 0.
+Printed per size: CPU time of the scan, its wall time, the growth of peak resident memory in the
+child over its starting size, the verdict, and the CPU-time ratio to the previous size,
+normalised to an exact doubling. Each time is a cold run, the first scan in a freshly forked
+child as in a scan worker (a second run in the same child reuses memory already faulted in and
+is faster; mixing warm and cold figures made false jumps), the best of up to 5 children while a
+run takes under 0.3 s (one 8 KB case took 23 to 50 ms on this shared virtual machine). CPU
+time is judged rather than wall time because the scan is single-threaded and CPU-bound, and
+wall time on a shared machine mostly measures the neighbours. A linear pass gives ~2x per
+doubling; the bar is 2.5x. Ratios where both times are under 20 ms are noise (timer
+resolution, a shared machine) and are shown in brackets and not judged. A ratio over the bar is
+measured again at both sizes as a pair, one right after the other and with the same number of
+cold runs (the best of 3, or 1 from 1 s), up to 3 pairs until one is under the bar, and marked
+with * (the printed times stay those of the first measurement; the ratio is the lowest of the
+pairs'). The last line per shape is its worst judged ratio; the exit status is 1 if any judged
+ratio exceeds the bar, any case timed out or crashed, or any case's wall time exceeds the
+default per-file budget of its size (webscan.budget.default_budget; the budget itself is lifted
+while measuring, else it would cut the slow cases short and hide their growth), else 0.
 """
 
 from __future__ import annotations
@@ -492,7 +491,7 @@ def measure(scanner, data: bytes, name: str, timeout: float, children: int = 0) 
     """The best of `children` cold runs, each in a fresh child (0: up to CHILDREN while a run
     takes under REPEAT_UNDER_S, else one)."""
     res = run_case(scanner, data, name, timeout)
-    for i in range(1, children or CHILDREN):
+    for _ in range(1, children or CHILDREN):
         if res.seconds is None or (not children and res.seconds >= REPEAT_UNDER_S):
             break
         again = run_case(scanner, data, name, timeout)
