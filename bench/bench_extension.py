@@ -187,10 +187,18 @@ def main() -> None:
     unknown = [v for v in variants if v not in VARIANTS]
     if unknown:  # before any browser starts
         ap.error(f"--variants: unknown {', '.join(unknown)}; known: {', '.join(VARIANTS)}")
+    work = Path(tempfile.mkdtemp(prefix="webscan-bench-ext-"))  # the copies and every profile; removed at exit
+    try:
+        run(args, variants, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def run(args: argparse.Namespace, variants: list[str], work: Path) -> None:
     from playwright.sync_api import sync_playwright
 
     exe = find_chromium()
-    ext = Path(tempfile.mkdtemp(prefix="webscan-ext-")) / "unpacked"
+    ext = work / "unpacked"
     build(ext, load_signatures())
     switches = [s for s in LEAN_SWITCHES if s != "--disable-extensions"]
     control = ext.parent / "control"
@@ -208,7 +216,7 @@ def main() -> None:
             raise SystemExit(f"--pages {args.pages!r}: no benign fixture page matches")
         def launch(extension: Path | None):
             extra = [f"--disable-extensions-except={extension}", f"--load-extension={extension}"] if extension else []
-            return p.chromium.launch_persistent_context(tempfile.mkdtemp(), executable_path=exe, headless=True,
+            return p.chromium.launch_persistent_context(tempfile.mkdtemp(dir=work), executable_path=exe, headless=True,
                                                         args=["--no-sandbox", *switches, *extra])
 
         ctxs = {"without": launch(None), "control": launch(control), "with": launch(ext)}

@@ -112,7 +112,7 @@ def srv():
 
 
 @pytest.fixture(scope="module")
-def browser(built):
+def browser(built, tmp_path_factory):
     """One persistent context with the unpacked extension; yields (context, service worker, id)."""
     exe = chromium_or_skip()
     from playwright.sync_api import sync_playwright
@@ -120,7 +120,7 @@ def browser(built):
     from webscan.browser.launch import LEAN_SWITCHES
 
     switches = [s for s in LEAN_SWITCHES if s != "--disable-extensions"]
-    profile = tempfile.mkdtemp(prefix="webscan-ext-")
+    profile = tmp_path_factory.mktemp("profile")  # pytest prunes it; a mkdtemp here leaked one per run
     with sync_playwright() as p:
         ctx = p.chromium.launch_persistent_context(
             profile, executable_path=exe, headless=True, viewport={"width": 900, "height": 700},

@@ -18,6 +18,9 @@ import pytest
 from conftest import ROOT, run_cli
 from node_tools import node_bin
 
+from webscan.browser.hook import hook_source
+from webscan.js.engine import JS_LANGUAGE
+
 HOOK = ROOT / "webscan" / "browser" / "hook.js"
 PERMISSIONS = {"declarativeNetRequest", "storage", "notifications"}
 DNR_RESOURCE_TYPES = {"main_frame", "sub_frame", "stylesheet", "script", "image", "font", "object",
@@ -59,6 +62,32 @@ def test_manifest_is_mv3_with_the_fewest_permissions(built):
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and int.from_bytes(data[16:20], "big") == int(size)
 
 
+def _shape(src: str) -> tuple[list, bool]:
+    """The syntax tree without comments: node types, and every token's text."""
+    from tree_sitter import Parser
+
+    tree = Parser(JS_LANGUAGE).parse(src.encode("utf-8"))
+    out: list = []
+    stack = [tree.root_node]
+    while stack:
+        n = stack.pop()
+        if n.type == "comment":
+            continue
+        out.append((n.type, n.text) if not n.child_count else n.type)
+        stack.extend(reversed(n.children))
+    return out, tree.root_node.has_error
+
+
+def test_the_shipped_hook_is_hook_js_without_comments_or_spare_space():
+    """The crawler and the extension run hook.js compacted; the compaction must not change one
+    token or how the statements split (a dropped line break would change automatic semicolons)."""
+    text = HOOK.read_text(encoding="utf-8")
+    shipped = hook_source()
+    assert len(shipped) < 0.7 * len(text) and "//" not in shipped.replace("://", "")
+    assert _shape(shipped) == _shape(text)
+    assert _shape(text)[1] is False
+
+
 def test_no_remote_code(built):
     out, _ = built
     m = json.loads((out / "manifest.json").read_text())
@@ -77,7 +106,7 @@ def test_no_remote_code(built):
 
 def test_hook_is_the_crawlers_hook_byte_for_byte(built):
     out, zip_path = built
-    hook = HOOK.read_bytes()
+    hook = hook_source().encode("utf-8")
     page = (out / "page.js").read_bytes()
     assert page.count(hook) == 1
     source = (ROOT / "extension" / "src" / "page.js").read_bytes()
