@@ -25,7 +25,8 @@ is near 0 (the machine has 2 cores).
 --variants no-page,no-relay,no-rules,... adds one browser per named copy of the extension with one
 part taken out of its manifest (no-page: the page-world hook; no-relay: the isolated-world relay;
 no-rules: the DNR ruleset and its permission; no-background: the service worker; idle-relay: the
-relay injected at document_idle instead of document_start), and prints what
+relay injected at document_idle instead of document_start; no-worker-wrap: workers run without
+the hook), and prints what
 each copy adds over the control: an A/B that says which part the milliseconds belong to.
 
 --breakdown adds a browser with a copy of the extension whose page.js also times, in the
@@ -60,9 +61,15 @@ SETTLE_S = 1.5
 cores here), or one browser's leftovers would slow the other's measurement."""
 
 
+WORKER_WAIT_S = 1.0
+"""How long the warm-up visit that classifies a page waits for its workers' events."""
+
+
 def load_ms(ctx, url: str, inside: list | None = None, latency_ms: float = 0,
             workers: list | None = None) -> float:
-    """One visit's loadEventEnd; `workers` gets the URLs of the workers it started by then."""
+    """One visit's loadEventEnd; `workers` gets the URLs of the workers it started by then, or
+    within WORKER_WAIT_S after (a worker's event can reach us after the load event: closing at
+    once had four pages that start a worker during their load counted as pages without)."""
     page = ctx.new_page()
     if workers is not None:
         page.on("worker", lambda w: workers.append(w.url))
@@ -75,6 +82,8 @@ def load_ms(ctx, url: str, inside: list | None = None, latency_ms: float = 0,
         page.goto(url, wait_until="load")
         if inside is not None:
             inside.append(breakdown_of(page))
+        if workers is not None:
+            page.wait_for_timeout(WORKER_WAIT_S * 1000)
         return page.evaluate("performance.getEntriesByType('navigation')[0].loadEventEnd")
     finally:
         page.close()
@@ -103,38 +112,47 @@ def timed_copy(ext: Path, out: Path) -> Path:
     return out
 
 
-def _drop_page(m: dict) -> None:
+def _drop_page(m: dict, out: Path) -> None:
     m["content_scripts"] = [c for c in m["content_scripts"] if c.get("world") != "MAIN"]
 
 
-def _drop_relay(m: dict) -> None:
+def _drop_relay(m: dict, out: Path) -> None:
     m["content_scripts"] = [c for c in m["content_scripts"] if c.get("world") == "MAIN"]
 
 
-def _drop_rules(m: dict) -> None:
+def _drop_rules(m: dict, out: Path) -> None:
     m.pop("declarative_net_request", None)
     m["permissions"] = [p for p in m.get("permissions", []) if not p.startswith("declarativeNetRequest")]
 
 
-def _drop_background(m: dict) -> None:
+def _drop_background(m: dict, out: Path) -> None:
     m.pop("background", None)
 
 
-def _idle_relay(m: dict) -> None:
+def _idle_relay(m: dict, out: Path) -> None:
     for c in m["content_scripts"]:
         if c.get("world") != "MAIN":
             c["run_at"] = "document_idle"
 
 
+def _no_worker_wrap(m: dict, out: Path) -> None:
+    page = out / "page.js"
+    src = page.read_text(encoding="utf-8")
+    if len(HOOK_CALL.findall(src)) != 1 or "workers: true" not in HOOK_CALL.search(src).group(1):
+        raise SystemExit(f"--variants no-worker-wrap: {page} must call the hook once with workers: true")
+    page.write_text(HOOK_CALL.sub(lambda k: k.group(0).replace("workers: true", "workers: false"), src), encoding="utf-8")
+
+
 VARIANTS = {"no-page": _drop_page, "no-relay": _drop_relay, "no-rules": _drop_rules,
-            "no-background": _drop_background, "idle-relay": _idle_relay}
-"""Copies of the built extension with one part taken out of its manifest (--variants)."""
+            "no-background": _drop_background, "idle-relay": _idle_relay, "no-worker-wrap": _no_worker_wrap}
+"""Copies of the built extension with one part taken out (--variants): of its manifest, or
+(no-worker-wrap) the hook's Blob wrapping of workers, the only thing it does inside `new Worker()`."""
 
 
 def variant_copy(ext: Path, name: str, out: Path) -> Path:
     shutil.copytree(ext, out)
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
-    VARIANTS[name](manifest)
+    VARIANTS[name](manifest, out)
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
     return out
 
