@@ -45,11 +45,12 @@
   var R = Reflect, OD = Object.defineProperty, GOPD = Object.getOwnPropertyDescriptor;
   var stringify = JSON.stringify, fromCharCode = String.fromCharCode, btoa = G.btoa;
   var Uint8 = Uint8Array, AB = ArrayBuffer, isView = ArrayBuffer.isView;
-  var MAX_BYTES = 64 << 20, MAX_RECORDS = 256, MAX_SRC = 2 << 20;
+  var MAX_BYTES = 64 << 20, MAX_RECORDS = 256, MAX_SRC = 2 << 20, MAX_HELD = 128 << 20, held = 0;
   var sent = 0, queue = [], seen = new Set(), blobs = new Map();
   var send = typeof sink === "function" ? sink : null;
   var timeout = G.setTimeout, pending = options.lazy && options.control ? [] : null;
   function later(f) {  // a task from now, or (options.lazy) a task after ready()
+    timeout = timeout || G.setTimeout;  // undefined in a worker paused before its script: take it late
     if (pending) pending.push(f); else R.apply(timeout, G, [f, 0]);
   }
 
@@ -158,22 +159,33 @@
     for (var i = 0; i < u8.length; i++) { h ^= u8[i]; h = Math.imul(h, 0x01000193); }
     return u8.length + ":" + (h >>> 0);
   }
-  function wasm(src, api, url) {  // returns the module's key (or undefined for a non-buffer)
+  // What a compile hands out is encoded a task later (options.lazy: after ready()), from a copy
+  // taken now (the page may reuse or transfer its buffer): hashing and base64 cost ~27 ms per
+  // MB on the page's thread (a 20 MB game module: 584 ms inside WebAssembly.validate, against
+  // 30 ms for the copy). The key is a holder whose `k` is filled in then; call records, which
+  // come a second or more later, read it.
+  function wasm(src, api, url) {  // returns the module's key holder {k} (or undefined for a non-buffer)
     var u8 = bytesOf(src);
     if (!u8) return;
-    var key = u8.length <= MAX_BYTES ? fnv(u8) : u8.length + ":big";
-    var rec = { t: "wasm", api: api, size: u8.length, k: key };
-    if (url) rec.url = String(url);
-    if (u8.length <= MAX_BYTES) {
-      if (seen.has(key)) return key;
-      seen.add(key);
-      var parts = [];
-      for (var i = 0; i < u8.length; i += 0x8000) parts.push(R.apply(fromCharCode, null, u8.subarray(i, i + 0x8000)));
-      btoa = btoa || G.btoa;  // undefined in a worker paused before its script: take it late
-      rec.b64 = R.apply(btoa, G, [parts.join("")]);  // and bound: unbound it throws in workers
-    }
-    emit(rec);
-    return key;
+    var size = u8.length, copy = size <= MAX_BYTES && held + size <= MAX_HELD ? u8.slice() : null;
+    var mod = { k: copy ? "" : size + ":big" };
+    if (copy) held += size;
+    later(function () {
+      if (copy) held -= size;
+      var rec = { t: "wasm", api: api, size: size, k: mod.k };
+      if (url) rec.url = String(url);
+      if (copy) {
+        rec.k = mod.k = fnv(copy);
+        if (seen.has(mod.k)) return;
+        seen.add(mod.k);
+        var parts = [];
+        for (var i = 0; i < size; i += 0x8000) parts.push(R.apply(fromCharCode, null, copy.subarray(i, i + 0x8000)));
+        btoa = btoa || G.btoa;  // undefined in a worker paused before its script: take it late
+        rec.b64 = R.apply(btoa, G, [parts.join("")]);  // and bound: unbound it throws in workers
+      }
+      emit(rec);
+    });
+    return mod;
   }
   var WA = G.WebAssembly, WModule = WA && WA.Module, WInstance = WA && WA.Instance, WMemory = WA && WA.Memory;
   var modKey = new WeakMap(), instKey = new WeakMap(), instMem = new WeakMap();
@@ -302,7 +314,7 @@
     if (t - c.tr >= 1000) {
       if (c.n - c.nr >= HOT && callRecords < MAX_CALL_RECORDS) {
         callRecords++;
-        emit({ t: "calls", k: (c.inst && instKey.get(c.inst)) || "", fn: c.name, rid: rid, calls: c.n - c.nr,
+        emit({ t: "calls", k: (c.inst && (instKey.get(c.inst) || {}).k) || "", fn: c.name, rid: rid, calls: c.n - c.nr,
                span: Math.round(t - c.tr), pairs: c.pairs, nonce: c.nonce }, true);
       }
       var P = c.nonce ? SAMPLE : (c.pairs >= 8 ? Math.min(c.P * 4, MAX_PERIOD) : c.P);
