@@ -140,3 +140,22 @@ def test_no_automation_tells(capture):
     assert ts_ts == "function toString() { [native code] }"
     assert ctor_same == "true"
     assert sink == "undefined"  # the hook took its sink out of the page's sight
+
+
+def test_module_bytes_are_the_served_module_even_if_the_page_transfers_its_buffer(browser_runner):  # noqa: F811
+    """The hook encodes a module a task after the call (base64 of a large module inside the call
+    cost the page ~27 ms per MB), from a copy: a page that transfers its buffer away right after
+    compiling leaves it detached, and an encoder reading it then would hand out nothing."""
+    site = Site({
+        "/index.html": html("<script>fetch('/worker-lite.wasm').then(r => r.arrayBuffer()).then(b => {"
+                            " WebAssembly.compile(b); structuredClone(b, {transfer: [b]});"
+                            " document.title = 'detached ' + b.byteLength; });</script>"),
+        "/worker-lite.wasm": wasm("worker-lite.wasm"),
+    })
+    try:
+        obs = browser_runner.observe(site.url("/index.html"), window_s=2)
+    finally:
+        site.close()
+    assert obs.fatal is None, obs.errors
+    hits = _seen(obs, "worker-lite.wasm", "/index.html", "page")
+    assert hits and hits[0].api == "compile" and hits[0].size == (WASM / "worker-lite.wasm").stat().st_size
