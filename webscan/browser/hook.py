@@ -22,8 +22,8 @@ def hook_source() -> str:
     kept, which the tests check against hook.js with tree-sitter).
 
     Why ship it compact: the browser compiles the hook in every frame and worker before the
-    page's own first script; at 18 KB instead of 32 KB that compile took ~0.6 ms less here
-    (bench/bench_extension.py), and a worker's Blob carries the same text."""
+    page's own first script; at 18 KB instead of 32 KB, an inline copy compiled in 2.0 ms
+    instead of 2.6 ms here (median of 15 fresh pages), and a worker's Blob carries the same text."""
     return rjsmin.jsmin(HOOK_FILE.read_text(encoding="utf-8"))
 
 
