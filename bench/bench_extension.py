@@ -26,7 +26,8 @@ is near 0 (the machine has 2 cores).
 part taken out of its manifest (no-page: the page-world hook; no-relay: the isolated-world relay;
 no-rules: the DNR ruleset and its permission; no-background: the service worker; idle-relay: the
 relay injected at document_idle instead of document_start; no-worker-wrap: workers run without
-the hook), and prints what
+the hook; light-worker-hook: workers run the hook without busy time and call counting), and
+prints what
 each copy adds over the control: an A/B that says which part the milliseconds belong to.
 
 --breakdown adds a browser with a copy of the extension whose page.js also times, in the
@@ -143,10 +144,24 @@ def _no_worker_wrap(m: dict, out: Path) -> None:
     page.write_text(HOOK_CALL.sub(lambda k: k.group(0).replace("workers: true", "workers: false"), src), encoding="utf-8")
 
 
+LIGHT_CHILD = "cpu:!!options.cpu,calls:!!options.calls"
+"""Where the shipped (compacted) hook builds its workers' options; light-worker-hook edits it."""
+
+
+def _light_worker_hook(m: dict, out: Path) -> None:
+    page = out / "page.js"
+    src = page.read_text(encoding="utf-8")
+    if src.count(LIGHT_CHILD) != 1:
+        raise SystemExit(f"--variants light-worker-hook: {page} must hold {LIGHT_CHILD!r} exactly once")
+    page.write_text(src.replace(LIGHT_CHILD, "cpu:false,calls:false"), encoding="utf-8")
+
+
 VARIANTS = {"no-page": _drop_page, "no-relay": _drop_relay, "no-rules": _drop_rules,
-            "no-background": _drop_background, "idle-relay": _idle_relay, "no-worker-wrap": _no_worker_wrap}
+            "no-background": _drop_background, "idle-relay": _idle_relay, "no-worker-wrap": _no_worker_wrap,
+            "light-worker-hook": _light_worker_hook}
 """Copies of the built extension with one part taken out (--variants): of its manifest, or
-(no-worker-wrap) the hook's Blob wrapping of workers, the only thing it does inside `new Worker()`."""
+(no-worker-wrap) the hook's Blob wrapping of workers, the only thing it does inside `new Worker()`,
+or (light-worker-hook) busy time and call counting in the workers it wraps."""
 
 
 def variant_copy(ext: Path, name: str, out: Path) -> Path:
