@@ -139,7 +139,8 @@ def _idle_relay(m: dict, out: Path) -> None:
 def _no_worker_wrap(m: dict, out: Path) -> None:
     page = out / "page.js"
     src = page.read_text(encoding="utf-8")
-    if len(HOOK_CALL.findall(src)) != 1 or "workers: true" not in HOOK_CALL.search(src).group(1):
+    calls = HOOK_CALL.findall(src)
+    if len(calls) != 1 or "workers: true" not in calls[0]:
         raise SystemExit(f"--variants no-worker-wrap: {page} must call the hook once with workers: true")
     page.write_text(HOOK_CALL.sub(lambda k: k.group(0).replace("workers: true", "workers: false"), src), encoding="utf-8")
 
