@@ -5,9 +5,9 @@ built scorer under Node, and both must give the case's expected verdict.
 
 Python must give exactly the expected verdict, score, categories and strong categories. The
 extension's scorer must give the same verdict label; where it lacks a kind of evidence the
-crawler has (the nonce-loop code walk of mining_loop Wasm rules, the job/share shape of a
-connection), its categories must equal Python's judgement of the same case without those rules, so
-any divergence in the shared arithmetic or mapping fails here.
+crawler has (the job/share shape of a connection), its categories must equal Python's judgement
+of the same case without those rules, so any divergence in the shared arithmetic or mapping
+fails here.
 """
 
 from __future__ import annotations
@@ -84,8 +84,7 @@ def test_python_and_the_extension_give_the_case_verdict(path, scorer_verdicts, s
     assert (py["verdict"], py["categories"], py["strong"]) == (want["verdict"], want["categories"], want["strong"]), py["rules"]
     js = scorer_verdicts[str(path)]
     assert js["verdict"] == want["verdict"], (js, want)
-    lacks = EXTENSION_LACKS_RUNTIME | {r.id for r in sigs.wasm if r.mining_loop}
-    same = judge_case(case, ROOT, scanner.engines, sigs, drop_rules=lacks)
+    same = judge_case(case, ROOT, scanner.engines, sigs, drop_rules=EXTENSION_LACKS_RUNTIME)
     assert js["categories"] == pytest.approx(same["categories"]) and js["strong"] == same["strong"], (js["rules"], same["rules"])
     assert js["score"] == pytest.approx(same["score"], abs=1e-4)
     assert js["rules"] == same["rules"]

@@ -19,14 +19,18 @@ pytestmark = pytest.mark.skipif(NODE is None, reason="these checks run the exten
 
 DRIVER = r"""
 import * as S from "./scorer.js";
+import * as W from "./wasm.js";
 import fs from "fs";
 const input = JSON.parse(fs.readFileSync(0, "utf8"));
 const doc = JSON.parse(fs.readFileSync("./rules.json", "utf8"));
 const c = S.compile(doc);
 const out = { wasm: {}, protocol: {}, scores: [], feed: null };
 for (const f of input.wasm) {
-  const a = S.analyseWasm(c, new Uint8Array(fs.readFileSync(f)), "sha", f, "ctx");
-  out.wasm[f] = { rules: a.findings.map((x) => x.rule).sort(), summary: a.summary, note: a.note };
+  const u8 = new Uint8Array(fs.readFileSync(f));
+  const a = S.analyseWasm(c, u8, "sha", f, "ctx");
+  const loops = W.findMiningLoops(u8, c.wasm.opcodes, a.facts.module, Object.values(a.facts.primitives), c.wasm.mining);
+  out.wasm[f] = { rules: a.findings.map((x) => x.rule).sort(), summary: a.summary, note: a.note,
+                  loops: loops.map((l) => [l.function, l.offset, l.nonce_local, l.size]) };
 }
 for (const [id, text] of input.protocol) {
   out.protocol[id + " " + text] = S.decodeFrame(text).flatMap((o) => S.matchMessage(c, o).map((r) => r.id)).sort();
@@ -62,24 +66,30 @@ def node_run(tmp_path_factory):
     return run
 
 
-def test_wasm_facts_and_rules_match_the_python_engine(node_run, scanner):
-    PYTHON_ONLY = {r.id for r in scanner.sigs.wasm if r.mining_loop}
+def test_wasm_facts_rules_and_nonce_loops_match_the_python_engine(node_run, scanner):
+    from webscan.wasm.mining import find_mining_loops
+
     got = node_run({"wasm": [str(p) for p in WASM], "protocol": [], "scores": []})["wasm"]
-    flagged = 0
+    flagged = searched = 0
     for path in WASM:
         data = path.read_bytes()
         a = scanner.engines.wasm.analyse(data, str(path), context="ctx")
         py = a.wasm_modules[0]
         js = got[str(path)]
         assert js["note"] is None, (path.name, js["note"])
-        # Rules needing the nonce-loop code walk run in Python only (extension/src/wasm.js).
-        assert js["rules"] == sorted(f.rule for f in a.findings if f.rule not in PYTHON_ONLY), path.name
+        assert js["rules"] == sorted(f.rule for f in a.findings), path.name
+        facts = scanner.engines.wasm.facts(data)
+        loops = [[lp.function, lp.offset, lp.nonce_local, lp.size]
+                 for lp in find_mining_loops(facts.module, facts.primitives.values())]
+        assert js["loops"] == loops, path.name
+        searched += bool(loops)
         s = js["summary"]
         assert (s["functions"], s["instructions"], s["primitives"], s["exports"], s["imports"]) == \
             (py.functions, py.instructions, py.primitives, py.exports, py.imports), path.name
         assert s["xor_share"] == pytest.approx(py.xor_share) and s["rotates_per_1000"] == pytest.approx(py.rotates_per_1000)
         flagged += any(r.startswith("wasm.pow.") for r in js["rules"])
     assert flagged >= 3  # the miners are there, so agreement is not agreement on nothing
+    assert searched >= 4  # and so are nonce loops
 
 
 def test_protocol_samples_match_like_the_python_matcher(node_run, sigs):

@@ -70,7 +70,7 @@ export function quoteBigInts(text) {
 /**
  * The service's signature feed ({version, digest, rules: [...], verdict}) in the form the build
  * writes, so a refreshed set and the bundled one go through the same compile.
- * `bundled` supplies what the feed does not carry: engine data (opcodes, runtime rules).
+ * `bundled` supplies what the feed does not carry: engine data (opcodes, nonce-loop bounds, runtime rules).
  */
 export function fromFeed(text, bundled) {
   const doc = JSON.parse(quoteBigInts(text));
@@ -79,7 +79,7 @@ export function fromFeed(text, bundled) {
   }
   const out = { format: 1, version: String(doc.version), digest: String(doc.digest), source: "service",
                 verdict: verdictOf(doc.verdict), domains: [], protocol: [], constants: [], wasm: [],
-                runtime: bundled.runtime, opcodes: bundled.opcodes };
+                runtime: bundled.runtime, opcodes: bundled.opcodes, mining: bundled.mining };
   const base = (r) => ({ id: r.id, description: r.description, severity: r.severity, category: r.category,
                          references: r.references || [] });
   const regexes = (list, forceI) => (list || []).map((p) => pyRegex(p, forceI)).filter(Boolean);
@@ -134,7 +134,7 @@ export function compile(doc) {
     sessions: doc.protocol.filter((r) => r.all_of && r.all_of.length),
     runtime: doc.runtime,
     wasm: { opcodes: wasm.compileOpcodes(doc.opcodes), constants: wasm.compileConstants(doc.constants),
-            rules: wasm.compileWasmRules(doc.wasm) },
+            rules: wasm.compileWasmRules(doc.wasm), mining: doc.mining },
   };
 }
 
@@ -430,7 +430,10 @@ export function analyseWasm(c, u8, sha256, target, context) {
                            imports: m.imports.slice(0, 200), exports: m.exports.slice(0, 200) });
   const findings = wasm.evaluate(f, c.wasm.rules).map(({ rule, detail }) => finding(rule, "wasm", loc,
     { message: detail ? `${rule.description} Seen: ${detail}.` : null, excerpt: detail || null }));
-  return { summary, findings, note: m.badBodies ? `${m.badBodies} function bodies did not decode` : null, facts: f };
+  const notes = [];
+  if (m.badBodies) notes.push(`${m.badBodies} function bodies did not decode`);
+  if (f.miningSkipped) notes.push(`more than ${c.wasm.mining.max_code_bytes >> 20} MiB of code; the search for a nonce loop was skipped (the other rules ran)`);
+  return { summary, findings, note: notes.length ? notes.join("; ") : null, facts: f };
 }
 
 /**

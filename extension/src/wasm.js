@@ -1,6 +1,7 @@
 /*
  * WebAssembly facts for the background scorer: a bounded port of webscan/wasm (decoder +
- * constant matcher + wasm rules), enough to find the hashing constants a proof-of-work needs.
+ * constant matcher + wasm rules + the nonce-loop search of mining.py), so every Wasm rule holds
+ * in the extension exactly when it holds in Python.
  *
  * Why a port and not the service: captured modules are judged on the user's machine, so the
  * badge never waits for a network and no module bytes ever leave the browser. The opcode
@@ -9,7 +10,10 @@
  * fixture module.
  *
  * Bounds: modules over MAX_MODULE bytes are summarised (size, hash) but not decoded; a body
- * that does not decode is skipped and counted (the rest of the module still counts).
+ * that does not decode is skipped and counted (the rest of the module still counts); the
+ * nonce-loop search reads at most rules.mining.max_code_bytes of code and walks at most
+ * walk_budget instructions step by step (about 1 s for a 6 MB wallet module, in the
+ * background worker, never in the page).
  */
 
 export const MAX_MODULE = 16 << 20;
@@ -80,6 +84,13 @@ function limits(r) {
   if (flags & 8) r.skipLeb(5);
 }
 
+/** Bytes as a string of char codes 0-255: instruction tokens compare and hash like Python's bytes. */
+function latin1(u8, from, to) {
+  let out = "";
+  for (let i = from; i < to; i += 4096) out += String.fromCharCode.apply(null, u8.subarray(i, Math.min(to, i + 4096)));
+  return out;
+}
+
 /**
  * Walk instructions from r.pos to r.end (or, with `untilEnd`, to the `end` closing depth 0).
  * Counts xor/rotate opcodes and collects i32/i64 constants (BigInt, unsigned).
@@ -87,6 +98,7 @@ function limits(r) {
 function walk(r, ops, acc, untilEnd) {
   let depth = 0;
   while (r.pos < r.end) {
+    const at = r.pos;
     const op = r.byte();
     let key = op, shape;
     if (ops.prefixed.has(op)) {
@@ -130,6 +142,7 @@ function walk(r, ops, acc, untilEnd) {
       }
       default: throw new DecodeError(`unhandled immediate shape ${shape}`);
     }
+    if (acc.toks) acc.toks.push(latin1(r.u8, at, r.pos));
     if (op === 0x0b && untilEnd) { if (depth === 0) return; depth--; }
     else if (op === 0x0b) depth = Math.max(0, depth - 1);
   }
@@ -141,7 +154,7 @@ export function decode(u8, ops) {
     throw new DecodeError("not a WebAssembly module (no \\0asm magic)");
   }
   const m = { imports: [], importNames: [], exports: [], functions: 0, instructions: 0, xor: 0, rotate: 0,
-              consts: new Set(), data: [], badBodies: 0 };
+              consts: new Set(), data: [], dataAddress: [], badBodies: 0, importedFunctions: 0, bodies: [], codeBytes: 0 };
   const r = new Reader(u8, 8);
   while (r.pos < r.end) {
     const id = r.byte(), size = r.u32(), start = r.pos, end = start + size;
@@ -152,7 +165,7 @@ export function decode(u8, ops) {
         const mod = s.name(), name = s.name(), kind = s.byte();
         m.imports.push(`${mod}.${name}`);
         m.importNames.push(name);
-        if (kind === 0) s.skipLeb(5);
+        if (kind === 0) { s.skipLeb(5); m.importedFunctions++; }
         else if (kind === 1) { valtype(s); limits(s); }
         else if (kind === 2) limits(s);
         else if (kind === 3) { valtype(s); s.byte(); }
@@ -165,14 +178,17 @@ export function decode(u8, ops) {
       for (let n = s.u32(); n > 0; n--) {
         const len = s.u32(), bodyEnd = s.pos + len;
         if (bodyEnd > end) throw new DecodeError("function body runs past its section");
-        m.functions++;
+        const index = m.importedFunctions + m.functions++;
         const b = new Reader(u8, s.pos, bodyEnd);
         const acc = { instructions: 0, xor: 0, rotate: 0, consts: new Set() };
+        m.codeBytes += len;
         try {
           for (let k = b.u32(); k > 0; k--) { b.skipLeb(5); valtype(b); }
+          const code = b.pos;
           walk(b, ops, acc, false);
           m.instructions += acc.instructions; m.xor += acc.xor; m.rotate += acc.rotate;
           for (const v of acc.consts) m.consts.add(v);
+          m.bodies.push({ index, code, end: bodyEnd, instructions: acc.instructions });
         } catch (e) {
           if (!(e instanceof DecodeError)) throw e;
           m.badBodies++;
@@ -183,8 +199,14 @@ export function decode(u8, ops) {
       for (let n = s.u32(); n > 0; n--) {
         const flag = s.u32();
         if (flag === 2) s.skipLeb(5);
-        if (flag !== 1) walk(s, ops, { instructions: 0, xor: 0, rotate: 0, consts: new Set() }, true);
+        let address = null;
+        if (flag !== 1) {  // active: where it lands, when its offset is one plain i32/i64.const
+          const acc = { instructions: 0, xor: 0, rotate: 0, consts: new Set() }, first = u8[s.pos];
+          walk(s, ops, acc, true);
+          if (acc.instructions === 2 && (first === 0x41 || first === 0x42)) address = Number([...acc.consts][0] ?? 0n);
+        }
         m.data.push(s.bytes(s.u32()));
+        m.dataAddress.push(address);
       }
     }
     r.pos = end;
@@ -233,11 +255,15 @@ export function compileConstants(sets) {
   return { sets, index, words32, values64, patterns };
 }
 
-/** Primitives present among the code constants and the data bytes: {primitive: {hits, rule}}. */
+/**
+ * Primitives present among the code constants and the data bytes: {primitive: {hits, rule, set,
+ * values}}: the id and set with the most hits, and the values of its matched sets found in code.
+ */
 export function matchConstants(cm, consts, data) {
   const found = new Map();  // set index -> Set of values
   const add = (i, v) => { if (!found.has(i)) found.set(i, new Set()); found.get(i).add(v); };
-  for (const v of consts) for (const i of cm.index.get(v) || []) add(i, v);
+  const inCode = new Set();  // values found among the code's constants (to find the code using them)
+  for (const v of consts) for (const i of cm.index.get(v) || []) { add(i, v); inCode.add(v); }
   const patternHits = new Map();
   if (data.length >= 4) {
     const dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
@@ -269,7 +295,9 @@ export function matchConstants(cm, consts, data) {
   const out = {};
   for (const [prim, hits] of byPrimitive) {
     hits.sort((a, b) => b[0] - a[0] || a[1] - b[1]);
-    out[prim] = { hits: hits[0][0], rule: cm.sets[hits[0][1]].id };
+    const values = new Set();
+    for (const [, i] of hits) for (const v of found.get(i) || []) if (inCode.has(v)) values.add(v);
+    out[prim] = { hits: hits[0][0], rule: cm.sets[hits[0][1]].id, set: cm.sets[hits[0][1]], values };
   }
   return out;
 }
@@ -289,12 +317,25 @@ export function compileWasmRules(rules) {
 export function facts(u8, compiled) {
   const m = decode(u8, compiled.opcodes);
   const n = m.instructions;
-  return {
+  const f = {
     module: m,
     primitives: matchConstants(compiled.constants, m.consts, joinedData(m.data)),
     xor_share: n ? Math.round((m.xor / n) * 1e5) / 1e5 : 0,
     rotates_per_1000: n ? Math.round((1000 * m.rotate / n) * 1e3) / 1e3 : 0,
+    miningSkipped: false,
   };
+  let loops = null;
+  // Nonce loops, found on first use (a code walk of about one more decode, as engine.py does:
+  // only a rule whose other conditions held pays for it, up to max_code_bytes of code).
+  f.miningLoops = () => {
+    if (loops === null) {
+      const P = compiled.mining;
+      if (!P || m.codeBytes > P.max_code_bytes) { f.miningSkipped = !!P; loops = []; }
+      else loops = findMiningLoops(u8, compiled.opcodes, m, Object.values(f.primitives), P);
+    }
+    return loops;
+  };
+  return f;
 }
 
 /** Rules that hold for a module, with what to tell the reader: webscan/wasm/engine.py's _evaluate. */
@@ -302,9 +343,6 @@ export function evaluate(f, wasmRules) {
   const out = [];
   for (const c of wasmRules) {
     const r = c.rule, present = f.primitives, m = f.module;
-    // The nonce-loop search (webscan/wasm/mining.py) walks the code; it is not ported here, so
-    // rules that need it are the service's (a module it flags is looked up there).
-    if (r.mining_loop) continue;
     if ((r.primitives_all || []).some((p) => !(p in present))) continue;
     const anyHits = (r.primitives_any || []).filter((p) => p in present);
     if ((r.primitives_any || []).length && anyHits.length < Math.max(1, r.primitives_min || 0)) continue;
@@ -317,15 +355,316 @@ export function evaluate(f, wasmRules) {
       imports = m.imports.filter((full, k) => c.imports.some((re) => re.test(m.importNames[k]) || re.test(full)));
       if (!imports.length) continue;
     }
+    const loops = r.mining_loop ? f.miningLoops() : null;
+    if (loops && !loops.length) continue;
     const parts = [];
     const prims = [...(r.primitives_all || []), ...anyHits];
     if (prims.length) parts.push("primitives: " + prims.map((p) => `${p} (${present[p].hits} via ${present[p].rule})`).join(", "));
     if (exports) parts.push("exports: " + exports.slice(0, 5).join(", "));
     if (imports) parts.push("imports: " + imports.slice(0, 5).join(", "));
+    if (loops) {
+      parts.push(`nonce loop at byte ${loops[0].offset} (local ${loops[0].nonce_local} written, hashed, result compared with a target, incremented)`);
+    }
     if (r.min_xor_share != null || r.min_rotates_per_1000 != null) {
       parts.push(`xor share ${f.xor_share.toFixed(4)}, ${f.rotates_per_1000.toFixed(1)} rotates per 1,000 of ${m.instructions} instructions`);
     }
     out.push({ rule: r, detail: parts.join("; ") });
   }
   return out;
+}
+
+/*
+ * The nonce-loop search: a port of webscan/wasm/mining.py (its docstring says what it finds and
+ * why), on the same tokens (an instruction's bytes, as a string) and with the same bounds, which
+ * the build copies from it (rules.mining). tests/test_extension_scorer.py compares the loops
+ * both find on every fixture module.
+ */
+const LOOP = 0x03, BLOCK = 0x02, IF = 0x04, TRY = 0x06, END = 0x0b, BR_IF = 0x0d, CALL = 0x10;
+const LOCAL_GET = 0x20, LOCAL_SET = 0x21, LOCAL_TEE = 0x22, GLOBAL_GET = 0x23;
+const I32_CONST = 0x41, I64_CONST = 0x42, I32_ADD = 0x6a, I64_ADD = 0x7c;
+const isLoad = (o) => o >= 0x28 && o < 0x36;
+const isStore = (o) => o >= 0x36 && o < 0x3f;
+const UNSIGNED_COMPARES = new Set([0x49, 0x4b, 0x4d, 0x4f, 0x54, 0x56, 0x58, 0x5a]);
+const XORS_ROTATES = new Set([0x73, 0x85, 0x77, 0x78, 0x89, 0x8a]);
+const BRANCHES = new Set([0x0c, 0x0d, 0x0e, 0x0f]);
+const INCREMENTS = new Set(["\x41\x01", "\x42\x01", "\x41\x7f", "\x42\x7f"]);
+const TABLE_OPS = [0x28, 0x29, 0x2d, 0x35];  // i32.load, i64.load, i32.load8_u, i64.load32_u
+
+function leb(tok, at) {
+  let value = 0, shift = 0;
+  for (let i = at; i < tok.length; i++) {
+    const b = tok.charCodeAt(i);
+    value += (b & 0x7f) * 2 ** shift;
+    shift += 7;
+    if (b < 0x80) break;
+  }
+  return value;
+}
+
+function sleb(tok, at) {
+  let value = 0, shift = 0, b = 0;
+  for (let i = at; i < tok.length; i++) {
+    b = tok.charCodeAt(i);
+    value += (b & 0x7f) * 2 ** shift;
+    shift += 7;
+    if (b < 0x80) break;
+  }
+  return b & 0x40 ? value - 2 ** shift : value;
+}
+
+function tokensOf(u8, ops, body) {
+  const acc = { instructions: 0, xor: 0, rotate: 0, consts: new Set(), toks: [] };
+  try {
+    walk(new Reader(u8, body.code, body.end), ops, acc, false);
+  } catch (e) {
+    if (!(e instanceof DecodeError)) throw e;
+    return null;
+  }
+  return acc.toks;
+}
+
+function slebBytes(v) {  // v: BigInt
+  let out = "";
+  for (;;) {
+    const byte = Number(v & 0x7fn);
+    v >>= 7n;
+    if ((v === 0n && !(byte & 0x40)) || (v === -1n && byte & 0x40)) return out + String.fromCharCode(byte);
+    out += String.fromCharCode(byte | 0x80);
+  }
+}
+
+/** `i32.const` / `i64.const` tokens of the primitives' constants (canonical LEB128). */
+function literalTokens(values, P) {
+  const out = new Set();
+  for (const v of values) {
+    if (v < BigInt(P.distinctive_min)) continue;
+    for (const [op, bits] of [[I32_CONST, 32n], [I64_CONST, 64n]]) {
+      if (v >> bits) continue;
+      const signed = (v >> (bits - 1n)) ? v - (1n << bits) : v;
+      out.add(String.fromCharCode(op) + slebBytes(signed));
+    }
+  }
+  return out;
+}
+
+/** The canonical LEB128 of `v` and the 5-byte padded form linkers leave for relocations. */
+function ulebForms(v, signed) {
+  const out = [];
+  for (const width of [null, 5]) {
+    let b = "", x = v;
+    for (;;) {
+      const byte = x % 128;
+      x = Math.floor(x / 128);
+      const done = width === null ? x === 0 && !(signed && byte & 0x40) : b.length === width - 1;
+      if (done) { b += String.fromCharCode(byte); break; }
+      b += String.fromCharCode(byte | 0x80);
+    }
+    out.push(b);
+  }
+  return out;
+}
+
+/** Instruction tokens (an i32.const or a load) that address a primitive's table in memory. */
+function tableTokens(m, hits, P) {
+  const starts = new Map();  // "address step" -> [address, step]
+  for (const hit of hits) {
+    const set = hit.set, width = set.width / 8;
+    const needles = (set.byte_patterns || []).map((p) => [hexBytes(p), 4]);
+    if (set.values.length) {
+      const le = new Uint8Array(width);
+      let v = BigInt(set.values[0]) & ((1n << BigInt(set.width)) - 1n);
+      for (let k = 0; k < width; k++) { le[k] = Number(v & 0xffn); v >>= 8n; }
+      needles.push([le, Math.max(width, 4)]);
+    }
+    m.data.forEach((seg, k) => {
+      const address = m.dataAddress[k];
+      if (address === null || starts.size >= P.max_tables) return;
+      for (const [needle, step] of needles) {
+        const at = indexOf(seg, needle);
+        if (at >= 0) starts.set(`${address + at} ${step}`, [address + at, step]);
+      }
+    });
+  }
+  const tokens = new Set();
+  for (const [start, step] of starts.values()) {
+    for (let address = start; address < start + P.table_addresses * step; address += step) {
+      for (const form of ulebForms(address, true)) tokens.add(String.fromCharCode(I32_CONST) + form);
+      for (const form of ulebForms(address, false)) {
+        for (const op of TABLE_OPS) for (let align = 0; align < 4; align++) tokens.add(String.fromCharCode(op, align) + form);
+      }
+    }
+  }
+  return tokens;
+}
+
+/** Functions that hash (level 0), or reach one that does in `level` calls, up to max_hash_depth. */
+function reaching(hashing, calls, P) {
+  const callers = new Map();
+  for (const [f, targets] of calls) {
+    for (const t of targets) { if (!callers.has(t)) callers.set(t, new Set()); callers.get(t).add(f); }
+  }
+  const out = new Map([...hashing].map((f) => [f, 0]));
+  let level = [...hashing];
+  for (let depth = 1; depth <= P.max_hash_depth; depth++) {
+    const next = [];
+    for (const f of level) {
+      for (const c of callers.get(f) || []) if (!out.has(c)) { out.set(c, depth); next.push(c); }
+    }
+    level = next;
+  }
+  return out;
+}
+
+/** Loops with the mining shape, at most P.limit: webscan/wasm/mining.py's find_mining_loops. */
+export function findMiningLoops(u8, ops, m, hits, P) {
+  const marks = literalTokens(new Set(hits.flatMap((h) => [...h.values])), P);
+  for (const t of tableTokens(m, hits, P)) marks.add(t);
+  const calls = new Map(), hashing = new Set(), looping = [];
+  for (const body of m.bodies) {
+    const toks = tokensOf(u8, ops, body);
+    if (!toks) continue;
+    const counts = new Map();
+    for (const t of toks) counts.set(t, (counts.get(t) || 0) + 1);
+    let mixes = 0, marked = false, hasLoop = false, hasCompare = false, hasIncrement = false;
+    const targets = new Set();
+    for (const [t, n] of counts) {
+      const o = t.charCodeAt(0);
+      if (t.length === 1 && XORS_ROTATES.has(o)) mixes += n;
+      if (t.length === 1 && UNSIGNED_COMPARES.has(o)) hasCompare = true;
+      if (o === CALL) targets.add(leb(t, 1));
+      if (o === LOOP) hasLoop = true;
+      if (INCREMENTS.has(t)) hasIncrement = true;
+      if (!marked && marks.has(t)) marked = true;
+    }
+    if ((mixes >= P.hash_kernel_mixes && mixes >= P.hash_dense_share * toks.length) || marked) hashing.add(body.index);
+    if (targets.size) calls.set(body.index, targets);
+    if ((targets.size || mixes >= P.hash_dense_min) && hasLoop && hasCompare && hasIncrement) looping.push([body, targets, mixes]);
+  }
+  const levels = reaching(hashing, calls, P);
+  // Closest to the hashing code first (an inlined hash counts as level 0), as mining.py ranks.
+  const ranked = [];
+  for (const [body, targets, mixes] of looping) {
+    let near = null;
+    for (const t of targets) if (levels.has(t) && (near === null || levels.get(t) < near)) near = levels.get(t);
+    if (mixes >= P.hash_dense_min) near = 0;
+    if (near !== null) ranked.push([near, body.index, body]);
+  }
+  ranked.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  const found = [];
+  let walked = 0;
+  for (const [, , body] of ranked) {
+    if (walked >= P.walk_budget || found.length >= P.limit) break;
+    walked += body.instructions;
+    found.push(...scanLoops(body, tokensOf(u8, ops, body), levels, P));
+  }
+  return found.slice(0, P.limit);
+}
+
+function newLoop(start) {
+  return { start, size: 0, callsHash: false, hashSeen: false, mixes: 0, incremented: new Set(), pending: new Set(),
+           stored: new Set(), written: new Set(), compares: [] };
+}
+
+function scanLoops(body, toks, reaches, P) {
+  const stack = [], loops = [], out = [];
+  let offset = body.code;
+  for (let i = 0; i < toks.length; i++) {
+    const tok = toks[i], op = tok.charCodeAt(0), pos = offset;
+    offset += tok.length;
+    if (op === BLOCK || op === IF || op === TRY) { stack.push(null); continue; }
+    if (op === LOOP) { const lp = newLoop(pos); stack.push(lp); loops.push(lp); continue; }
+    if (op === END) {
+      if (!stack.length) continue;
+      const top = stack.pop();
+      if (top !== null) {
+        loops.pop();
+        const hit = [...top.incremented].filter((n) => top.stored.has(n));
+        if (top.callsHash && hit.length && top.size <= P.max_search_loop && top.compares.some((c) => isTarget(c, top))) {
+          out.push({ function: body.index, offset: top.start, nonce_local: Math.min(...hit), size: top.size });
+        }
+        if (loops.length) {
+          const parent = loops[loops.length - 1];
+          parent.mixes += top.mixes;
+          for (const n of top.incremented) parent.incremented.add(n);
+          for (const n of top.written) parent.written.add(n);
+          if (top.mixes >= P.hash_dense_min || top.callsHash) parent.callsHash = parent.hashSeen = true;
+        }
+      }
+      continue;
+    }
+    if (!loops.length) continue;
+    const lp = loops[loops.length - 1];
+    lp.size++;
+    if (XORS_ROTATES.has(op)) lp.mixes++;
+    else if (op === CALL) {
+      if (reaches.has(leb(tok, 1))) { lp.callsHash = lp.hashSeen = true; for (const n of lp.pending) lp.stored.add(n); }
+      lp.pending.clear();
+    } else if (op === LOCAL_SET || op === LOCAL_TEE) {
+      const n = leb(tok, 1);
+      lp.written.add(n);
+      const o1 = i >= 3 ? toks[i - 1].charCodeAt(0) : -1, o2 = i >= 3 ? toks[i - 2].charCodeAt(0) : -1;
+      if (i >= 3 && (o1 === I32_ADD || o1 === I64_ADD) && (o2 === I32_CONST || o2 === I64_CONST)
+          && Math.abs(sleb(toks[i - 2], 1)) === 1 && toks[i - 3].charCodeAt(0) === LOCAL_GET && toks[i - 3].slice(1) === tok.slice(1)) {
+        lp.incremented.add(n);
+      }
+    } else if (isStore(op)) {
+      for (let j = i - 1; j > Math.max(-1, i - 1 - P.store_lookback); j--) {
+        const o = toks[j].charCodeAt(0);
+        if (o === LOCAL_GET || o === LOCAL_TEE) lp.pending.add(leb(toks[j], 1));
+        else if (BRANCHES.has(o) || isStore(o) || o === CALL || o === BLOCK || o === LOOP || o === IF || o === END) break;
+      }
+    } else if (UNSIGNED_COMPARES.has(op) && lp.hashSeen && branchesForward(toks, i, stack)) {
+      const compare = operands(toks, i);
+      if (compare !== null) lp.compares.push(compare);
+    }
+  }
+  return out;
+}
+
+/** The simple operand ending at token j: ["local", n], ["global", n] or ["load", base local or -1]. */
+function operand(toks, j) {
+  if (j >= 0 && toks[j].charCodeAt(0) === LOCAL_TEE) j--;
+  if (j < 0) return null;
+  const o = toks[j].charCodeAt(0);
+  if (o === LOCAL_GET) return [["local", leb(toks[j], 1)], j];
+  if (o === GLOBAL_GET) return [["global", leb(toks[j], 1)], j];
+  if (isLoad(o) && j >= 1) {
+    const p = toks[j - 1].charCodeAt(0);
+    if (p === LOCAL_GET || p === LOCAL_TEE) return [["load", leb(toks[j - 1], 1)], j - 1];
+    if (p === I32_CONST) return [["load", -1], j - 1];
+  }
+  return null;
+}
+
+function operands(toks, i) {
+  const second = operand(toks, i - 1);
+  if (second === null) return null;
+  const first = operand(toks, second[1] - 1);
+  return first === null ? null : [first[0], second[0]];
+}
+
+/** A hash word against a target, not the loop's counter against its bound (mining.py's _is_target). */
+function isTarget([a, b], lp) {
+  if (a[0] !== "load") [a, b] = [b, a];
+  if (a[0] !== "load") return false;
+  if ([a, b].some(([kind, n]) => kind !== "global" && lp.incremented.has(n))) return false;
+  const base = a[1];
+  if (base !== -1 && lp.written.has(base)) return false;
+  if (b[0] === "load") return b[1] !== base && (b[1] === -1 || !lp.written.has(b[1]));
+  return b[0] === "global" || !lp.written.has(b[1]);
+}
+
+/** The comparison at `i` decides an `if` or a branch out of the loop body, not its back edge. */
+function branchesForward(toks, i, stack) {
+  for (const t of toks.slice(i + 1, i + 4)) {
+    const o = t.charCodeAt(0);
+    if (o === IF) return true;
+    if (o === BR_IF) {
+      let inner = 0;
+      for (let k = stack.length - 1; k >= 0 && stack[k] === null; k--) inner++;
+      return leb(t, 1) !== inner;
+    }
+    if (isStore(o) || o === CALL || BRANCHES.has(o)) return false;
+  }
+  return false;
 }

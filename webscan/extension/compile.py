@@ -19,7 +19,8 @@ from webscan.browser.evidence import (CPU_SHARE_THRESHOLD, CPU_WINDOW_S, HOT_CAL
                                       RUNTIME_RULES)
 from webscan.rules.loader import SignatureSet
 from webscan.wasm import decoder
-from webscan.wasm.engine import ROTATE_OPCODES, XOR_OPCODES
+from webscan.wasm import mining
+from webscan.wasm.engine import MINING_MAX_CODE_BYTES, ROTATE_OPCODES, XOR_OPCODES
 
 FORMAT = 1
 SHAPE_NAMES = ("NONE", "U32", "U32X2", "I32", "I64", "F32", "F64", "MEMARG", "BLOCK", "HEAP",
@@ -115,7 +116,19 @@ def compile_rules(sigs: SignatureSet) -> dict:
             "nonce_share": NONCE_SHARE, "multicore_share": MULTICORE_SHARE,
         },
         "opcodes": opcode_tables(),
+        "mining": mining_params(),
     }
+
+
+def mining_params() -> dict:
+    """The nonce-loop search's bounds and thresholds (webscan/wasm/mining.py), so wasm.js's port
+    of it runs on the same numbers; the Wasm opcodes it tests are the spec's and stay in code."""
+    return {"hash_dense_share": mining.HASH_DENSE_SHARE, "hash_kernel_mixes": mining.HASH_KERNEL_MIXES,
+            "hash_dense_min": mining.HASH_DENSE_MIN, "max_hash_depth": mining.MAX_HASH_DEPTH,
+            "max_search_loop": mining.MAX_SEARCH_LOOP, "walk_budget": mining.WALK_BUDGET,
+            "store_lookback": mining.STORE_LOOKBACK, "table_addresses": mining.TABLE_ADDRESSES,
+            "distinctive_min": mining.DISTINCTIVE_MIN, "max_tables": mining.MAX_TABLES,
+            "limit": mining.LOOP_LIMIT, "max_code_bytes": MINING_MAX_CODE_BYTES}
 
 
 def dnr_rules(sigs: SignatureSet, first_id: int = 1) -> tuple[list[dict], list[str]]:

@@ -142,8 +142,12 @@ def _tokens(m: Module, fn) -> list[bytes] | None:
     return toks
 
 
+LOOP_LIMIT = 4
+"""Loops reported per module: one proves the shape, a few name where it is."""
+
+
 def find_mining_loops(m: Module, primitives: Iterable[PrimitiveHit] = (),
-                      limit: int = 4) -> list[MiningLoop]:
+                      limit: int = LOOP_LIMIT) -> list[MiningLoop]:
     """Loops with the mining shape (see the module docstring), at most `limit` of them.
 
     `primitives` (the constant matcher's hits on this module) name the hashing code: the
