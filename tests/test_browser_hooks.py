@@ -142,6 +142,44 @@ def test_no_automation_tells(capture):
     assert sink == "undefined"  # the hook took its sink out of the page's sight
 
 
+def _big_module(size: int) -> bytes:
+    """A valid module of about `size` bytes: one custom section of varied bytes (not a run of
+    one value, so a piece encoded twice or out of order changes the hash)."""
+    import random
+
+    payload = b"\x01x" + random.Random(7).randbytes(size)  # name "x", then the bytes
+    n, leb = len(payload), bytearray()
+    while True:
+        leb.append((n & 0x7F) | (0x80 if n >> 7 else 0))
+        n >>= 7
+        if not n:
+            break
+    return b"\0asm\x01\0\0\0\x00" + bytes(leb) + payload
+
+
+def test_a_module_of_many_encoding_pieces_arrives_whole_and_once(browser_runner):  # noqa: F811
+    """The hook hashes and base64-encodes a module a piece per task (1.5 MB of base64, 6 MB of
+    hashing), so a large game module never holds the page's thread for long at once: a 7 MB
+    module compiled twice must arrive byte for byte, and once."""
+    big = _big_module(7 << 20)
+    site = Site({
+        "/index.html": html("<script>fetch('/big.wasm').then(r => r.arrayBuffer()).then(b => {"
+                            " WebAssembly.validate(b); return WebAssembly.compile(b); })"
+                            ".then(() => { document.title = 'compiled'; });</script>"),
+        "/big.wasm": ("application/wasm", big),
+    })
+    try:
+        obs = browser_runner.observe(site.url("/index.html"), window_s=4)
+    finally:
+        site.close()
+    assert obs.fatal is None, obs.errors
+    want = hashlib.sha256(big).hexdigest()
+    hits = [m for m in obs.wasm if m.sha256 == want]
+    assert len(hits) == 1 and hits[0].api == "validate" and hits[0].size == len(big), \
+        [(m.api, m.size, len(m.data)) for m in obs.wasm]
+    assert hits[0].key.startswith(f"{len(big)}:")
+
+
 def test_module_bytes_are_the_served_module_even_if_the_page_transfers_its_buffer(browser_runner):  # noqa: F811
     """The hook encodes a module a task after the call (base64 of a large module inside the call
     cost the page ~27 ms per MB), from a copy: a page that transfers its buffer away right after
