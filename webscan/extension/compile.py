@@ -18,8 +18,7 @@ from webscan.browser.evidence import (CPU_SHARE_THRESHOLD, CPU_WINDOW_S, HOT_CAL
                                       MIN_CPU_SPAN_S, MIN_NONCE_PAIRS, MULTICORE_SHARE, NONCE_SHARE,
                                       RUNTIME_RULES)
 from webscan.rules.loader import SignatureSet
-from webscan.wasm import decoder
-from webscan.wasm import mining
+from webscan.wasm import decoder, mining
 from webscan.wasm.engine import MINING_MAX_CODE_BYTES, ROTATE_OPCODES, XOR_OPCODES
 
 FORMAT = 1
