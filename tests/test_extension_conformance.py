@@ -4,10 +4,9 @@ Python verdict code (webscan/browser/evidence.py + webscan/verdict.py) AND by th
 built scorer under Node, and both must give the case's expected verdict.
 
 Python must give exactly the expected verdict, score, categories and strong categories. The
-extension's scorer must give the same verdict label; where it lacks a kind of evidence the
-crawler has (the job/share shape of a connection), its categories must equal Python's judgement
-of the same case without those rules, so any divergence in the shared arithmetic or mapping
-fails here.
+extension's scorer must give the same verdict label, and the same categories, score and rules
+as Python judging what the extension can see of the case (its text frames: the hook hands over
+a binary frame's size only), so any divergence in the shared arithmetic or mapping fails here.
 """
 
 from __future__ import annotations
@@ -24,11 +23,6 @@ from webscan.extension.conformance import judge_case, load_case
 CASES = sorted((ROOT / "tests" / "conformance").glob("*.json"))
 NODE = shutil.which("node")
 pytestmark = pytest.mark.skipif(NODE is None, reason="the extension's scorer runs under Node; install nodejs")
-EXTENSION_LACKS_RUNTIME = frozenset({
-    "runtime.pool.job-share", "runtime.pool.job-share-cpu", "runtime.pow.loop-and-cycle"})
-"""Runtime evidence the extension's scorer does not derive (the job/share shape of
-webscan/net/jobshare.py is Python-only): its verdict must agree on miner / not miner without it."""
-
 DRIVER = r"""
 import * as S from "./scorer.js";
 import fs from "fs";
@@ -84,7 +78,7 @@ def test_python_and_the_extension_give_the_case_verdict(path, scorer_verdicts, s
     assert (py["verdict"], py["categories"], py["strong"]) == (want["verdict"], want["categories"], want["strong"]), py["rules"]
     js = scorer_verdicts[str(path)]
     assert js["verdict"] == want["verdict"], (js, want)
-    same = judge_case(case, ROOT, scanner.engines, sigs, drop_rules=EXTENSION_LACKS_RUNTIME)
+    same = judge_case(case, ROOT, scanner.engines, sigs, text_frames_only=True)
     assert js["categories"] == pytest.approx(same["categories"]) and js["strong"] == same["strong"], (js["rules"], same["rules"])
     assert js["score"] == pytest.approx(same["score"], abs=1e-4)
     assert js["rules"] == same["rules"]

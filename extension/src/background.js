@@ -106,7 +106,8 @@ async function onRecord(t, rec) {
   } else if (rec.t === "socket") {
     if (t.sockets.length < MAX_WORKERS) t.sockets.push({ url: String(rec.url), where });
   } else if (rec.t === "frame" && t.frames.length < MAX_FRAMES) {
-    t.frames.push({ url: String(rec.url), dir: rec.dir === "sent" ? "sent" : "received", data: String(rec.data).slice(0, MAX_DATA) });
+    t.frames.push({ url: String(rec.url), dir: rec.dir === "sent" ? "sent" : "received", data: String(rec.data).slice(0, MAX_DATA),
+                    t: (Date.now() - t.started) / 1000 });
   } else if (rec.t === "calls" && t.calls.length < MAX_CALL_RATES) {
     const r = { k: String(rec.k || ""), fn: String(rec.fn || "").slice(0, 100), rid: String(rec.rid || "").slice(0, 16),
                 calls: Number(rec.calls), span: Number(rec.span), pairs: Number(rec.pairs) || 0, nonce: Number(rec.nonce) || 0,
@@ -136,7 +137,8 @@ async function evaluate(t) {
   const { c } = await rules();
   const now = (Date.now() - t.started) / 1000, cpu = S.cpuSummary(c, t.cpu, now);
   const v = S.judgeTab(c, { url: t.url, loads: t.loads, sockets: t.sockets, frames: t.frames, workers: t.workers,
-                           wasm: [...t.wasm.values()], cpu, calls: t.calls, window_s: Math.min(now, c.runtime.cpu_window_s) });
+                           wasm: [...t.wasm.values()], cpu, calls: t.calls, window_s: Math.min(now, c.runtime.cpu_window_s),
+                           cpuSamples: t.cpu });
   t.result = { ...v, cpu, wasm_modules: [...t.wasm.values()].map((m) => m.summary) };
   await badge(t);
   if (v.label === "miner" && !t.notified) {

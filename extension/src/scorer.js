@@ -283,6 +283,137 @@ function protocolFindings(c, frames, out) {
   return { jobs, submits };
 }
 
+// --- the job/share cycle --------------------------------------------------------------------
+
+/*
+ * A pool's job/share cycle on one connection, by its shape: a port of webscan/net/jobshare.py's
+ * text path (plain JSON, socket.io, one JSON value per line), whose docstring says what makes a
+ * job, a share and a cycle. Binary frames are not ported: the hook hands the extension a binary
+ * frame's size only. Its bounds come from the build (rules.runtime.jobshare).
+ */
+const HEX = /^[0-9a-fA-F]+$/;
+const isHex = (v) => typeof v === "string" && HEX.test(v);
+const lowerStr = (v) => String(v).toLowerCase();
+
+/** [path, value] of a decoded message's scalars, bounded in depth and count (jobshare._leaves). */
+function leaves(obj, J) {
+  const stack = [["$", obj, 0]], out = [];
+  while (stack.length && out.length < J.max_leaves) {
+    const [path, node, depth] = stack.pop();
+    if (isObj(node)) {
+      if (depth < J.max_depth) {
+        const items = Object.entries(node).slice(0, J.max_leaves);
+        for (let i = items.length - 1; i >= 0; i--) stack.push([`${path}.${items[i][0]}`, items[i][1], depth + 1]);
+      }
+    } else if (Array.isArray(node)) {
+      if (depth < J.max_depth) {
+        const items = node.slice(0, J.max_leaves);
+        for (let i = items.length - 1; i >= 0; i--) stack.push([`${path}[${i}]`, items[i], depth + 1]);
+      }
+    } else if (typeof node === "string" || typeof node === "number") {
+      out.push([path, node]);
+    }
+  }
+  return out;
+}
+
+function jobshareMessages(frames, J) {
+  const out = [];
+  frames.slice(0, J.max_frames).forEach((f) => {
+    const text = String(f.data).trim(), framing = /^\d+(?=[[{])/.test(text) ? "socket.io" : "json";
+    const found = decodeFrame(f.data).flatMap((v) => leaves(v, J));
+    if (found.length) out.push({ dir: f.dir, t: f.t || 0, framing, raw: String(f.data), leaves: found });
+  });
+  return out;
+}
+
+function jsonShare(m, jobs, received, J) {
+  const res = m.leaves.find(([, v]) => isHex(v) && v.length === J.hash_hex && !received.has(v.toLowerCase()));
+  if (!res) return null;
+  const echoable = new Set(jobs.flatMap((j) => [...j.echoable]));
+  const nonce = m.leaves.find(([p, v]) => p !== res[0] && isHex(v) && J.nonce_hex.includes(v.length) && !echoable.has(v.toLowerCase()));
+  if (!nonce) return null;
+  if (!m.leaves.some(([p, v]) => p !== res[0] && p !== nonce[0] && echoable.has(lowerStr(v)))) return null;
+  return { m, hash: res[1].toLowerCase(), noncePath: nonce[0], hashPath: res[0] };
+}
+
+/** The job/share cycle on one connection's text frames ({dir, data, t}, in order), or null. */
+export function findCycle(frames, J) {
+  const msgs = jobshareMessages(frames, J);
+  const received = new Set();
+  for (const m of msgs) if (m.dir !== "sent") for (const [, v] of m.leaves) received.add(lowerStr(v));
+  let jobs = [], jobCount = 0, firstJob = 0;
+  const shares = [], sentSoFar = new Set();
+  for (const m of msgs) {
+    if (m.dir === "received") {
+      const blob = m.leaves.find(([, v]) => isHex(v) && v.length >= J.hash_hex && !sentSoFar.has(v.toLowerCase()));
+      if (!blob) continue;
+      const target = m.leaves.some(([p, v]) => p !== blob[0] && ((isHex(v) && v.length >= J.target_hex[0] && v.length <= J.target_hex[1])
+                                                                 || typeof v === "number"));
+      if (!target) continue;
+      const echoable = new Set(m.leaves.filter(([p, v]) => p !== blob[0] && String(v).length >= 2).map(([, v]) => lowerStr(v)));
+      jobs = [...jobs, { m, blobPath: blob[0], echoable }].slice(-J.recent_jobs);
+      if (jobCount === 0) firstJob = m.t;
+      jobCount++;
+      continue;
+    }
+    if (jobs.length) {
+      const share = jsonShare(m, jobs, received, J);
+      if (share) shares.push(share);
+    }
+    for (const [, v] of m.leaves) sentSoFar.add(lowerStr(v));
+  }
+  if (jobCount === 0 || shares.length < J.min_shares) return null;
+  if (new Set(shares.map((x) => x.hash)).size < J.min_shares) return null;  // the same "result" each time is an id
+  const last = shares[shares.length - 1], job = jobs[jobs.length - 1];
+  return { jobs: jobCount, shares: shares.length, framing: last.m.framing, first_job_t: firstJob, last_share_t: last.m.t,
+           job_example: excerpt(job.m.raw), share_example: excerpt(last.m.raw),
+           fields: [`blob at ${job.blobPath}`, `nonce at ${last.noncePath}`, `result at ${last.hashPath}`] };
+}
+
+const excerpt = (raw, limit = 160) => (raw.length <= limit ? raw : raw.slice(0, limit - 1) + "\u2026");
+
+/**
+ * Mean share of a core between two times of the tab, from busy-time samples [{t, busy_ms}]
+ * read as a running total that starts at `from` (Observation.cpu_share_between of records.py,
+ * on the samples a case or a tab holds; `end`: where a closed window's total is carried to).
+ */
+export function cpuShareBetween(samples, from, end, a, b) {
+  const points = [[from, 0]];
+  let total = 0;
+  for (const s of samples) { total += s.busy_ms / 1000; points.push([s.t, total]); }
+  if (end !== null && end !== undefined && points[points.length - 1][0] < end) points.push([end, total]);
+  if (points.length < 2) return 0;
+  const inside = points.filter(([t]) => a <= t && t <= b);
+  if (inside.length < 2 || inside[inside.length - 1][0] <= inside[0][0]) return 0;
+  const [t0, c0] = inside[0], [t1, c1] = inside[inside.length - 1];
+  return Math.max(0, c1 - c0) / (t1 - t0);
+}
+
+/** evidence.py's _jobshare: a cycle per connection, with the page's CPU between its first job and last share. */
+function jobshareFindings(c, obs, out) {
+  const J = c.runtime.jobshare, byConn = new Map();
+  for (const f of obs.frames.slice(0, MAX_FRAMES_PARSED)) push(byConn, f.socket || f.url, f);
+  for (const frames of byConn.values()) {
+    const cycle = findCycle(frames, J);
+    if (!cycle) continue;
+    const cpu = obs.cpuSamples ? cpuShareBetween(obs.cpuSamples, obs.cpuFrom || 0, obs.cpuEnd ?? null, cycle.first_job_t, cycle.last_share_t) : 0;
+    const id = cpu >= c.runtime.multicore_share ? "runtime.pool.job-share-cpu" : "runtime.pool.job-share";
+    out.push(runtimeFinding(c, id, location(frames[0].url || "(unknown socket)", { context: "one WebSocket connection" }),
+      `${c.runtime.rules[id].description} ${cycle.jobs} job(s) in and ${cycle.shares} share(s) out (${cycle.framing} framing; ` +
+      `${cycle.fields.join("; ")}); page CPU between the first job and the last share: ${cpu.toFixed(2)} cores. Last share: ${cycle.share_example}`,
+      cycle.job_example));
+  }
+  // evidence.py's _loop_and_cycle: each half alone is suspicious; both in one visit are a miner.
+  const loop = out.find((f) => f.rule.startsWith("runtime.pow.hash-loop"));
+  const cyc = out.find((f) => f.rule.startsWith("runtime.pool.job-share"));
+  if (loop && cyc) {
+    const id = "runtime.pow.loop-and-cycle";
+    out.push(runtimeFinding(c, id, location(obs.url, { context: `${loop.location.context}; ${cyc.location.target}` }),
+      `${c.runtime.rules[id].description} Loop: ${loop.location.context}. Cycle on ${cyc.location.target}.`));
+  }
+}
+
 // --- the hashing loop -------------------------------------------------------------------------
 
 const rateOf = (r) => (r.span > 0 ? r.calls * 1000 / r.span : 0);
@@ -354,10 +485,12 @@ export function hashLoopFindings(c, calls, mods, cpuShare, windowS, page, out) {
 
 /**
  * Findings, summaries and the verdict for one tab's observations:
- *   obs = {url, loads: [{url, context}], sockets: [{url, where}], frames: [{url, dir, data}],
+ *   obs = {url, loads: [{url, context}], sockets: [{url, where}], frames: [{url, dir, data, t, socket?}],
  *          workers: [{url, kind, where, src}], wasm: [{sha256, size, url, where, realm, api,
  *          findings, summary, sightings, key}], cpu: cpuSummary(...), calls: [the hook's call
- *          reports], window_s: how long the page has been watched (the crawler's window)}
+ *          reports], window_s: how long the page has been watched (the crawler's window),
+ *          cpuSamples: the busy-time samples cpu was summarised from (for the CPU between a
+ *          cycle's first job and last share), cpuFrom / cpuEnd: a closed window's bounds}
  * Wasm findings arrive precomputed (analyseWasm runs once per module, not per evaluation).
  */
 export function judgeTab(c, obs) {
@@ -401,6 +534,7 @@ export function judgeTab(c, obs) {
   }
   const cpu = obs.cpu;
   hashLoopFindings(c, obs.calls || [], obs.wasm, cpu.share ?? cpu.mean, obs.window_s ?? c.runtime.cpu_window_s, obs.url, findings);
+  jobshareFindings(c, obs, findings);
   if (cpu.sustained) {
     findings.push(runtimeFinding(c, "runtime.cpu.sustained", location(obs.url, { context: "busy time reported by the page's threads, workers included" }),
       `${c.runtime.rules["runtime.cpu.sustained"].description} ${cpu.seconds.toFixed(1)} CPU s over ${cpu.window_s.toFixed(1)} s: ` +
@@ -582,7 +716,8 @@ export function judgeCase(c, kase, bytesOf) {
   return judgeTab(c, {
     url: kase.page, loads: kase.loads || [],
     sockets: (kase.sockets || []).map((s) => ({ url: s.url, where: s.where || "" })),
-    frames: (kase.frames || []).filter((f) => !f.binary).map((f) => ({ url: f.url, dir: f.dir, data: f.data })),
+    frames: (kase.frames || []).filter((f) => !f.binary).map((f) => ({ url: f.url, dir: f.dir, data: f.data, t: f.t || 0, socket: f.socket || "" })),
+    cpuSamples: kase.cpu || [], cpuFrom: kase.cpu_from || 0, cpuEnd: kase.window_s + (kase.cpu_from || 0),
     workers: (kase.workers || []).map((w) => ({ url: w.url, kind: w.kind, where: w.where || "", src: w.src || null })),
     wasm: [...wasmSeen.values()], cpu, window_s: kase.window_s,
     calls: (kase.calls || []).map((r) => ({ k: r.k || "", fn: r.fn, rid: r.rid || "", calls: r.calls, span: r.span,

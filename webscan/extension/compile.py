@@ -17,6 +17,7 @@ import re
 from webscan.browser.evidence import (CPU_SHARE_THRESHOLD, CPU_WINDOW_S, HOT_CALLS_PER_S, LOOP_SUSTAIN,
                                       MIN_CPU_SPAN_S, MIN_NONCE_PAIRS, MULTICORE_SHARE, NONCE_SHARE,
                                       RUNTIME_RULES)
+from webscan.net import jobshare
 from webscan.rules.loader import SignatureSet
 from webscan.wasm import decoder, mining
 from webscan.wasm.engine import MINING_MAX_CODE_BYTES, ROTATE_OPCODES, XOR_OPCODES
@@ -113,6 +114,11 @@ def compile_rules(sigs: SignatureSet) -> dict:
             "cpu_window_s": CPU_WINDOW_S,
             "hot_calls_per_s": HOT_CALLS_PER_S, "loop_sustain": LOOP_SUSTAIN, "min_nonce_pairs": MIN_NONCE_PAIRS,
             "nonce_share": NONCE_SHARE, "multicore_share": MULTICORE_SHARE,
+            "jobshare": {"max_frames": jobshare.MAX_FRAMES, "max_leaves": jobshare.MAX_LEAVES,
+                         "max_depth": jobshare.MAX_DEPTH, "min_shares": jobshare.MIN_SHARES,
+                         "recent_jobs": jobshare.RECENT_JOBS, "hash_hex": jobshare.HASH_HEX,
+                         "nonce_hex": list(jobshare.NONCE_HEX),
+                         "target_hex": [min(jobshare.TARGET_HEX), max(jobshare.TARGET_HEX)]},
         },
         "opcodes": opcode_tables(),
         "mining": mining_params(),

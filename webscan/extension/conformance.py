@@ -141,9 +141,13 @@ def observation_from_case(case: dict, root: Path) -> Observation:
 
 
 def judge_case(case: dict, root: Path, engines, sigs: SignatureSet,
-               drop_rules: frozenset[str] = frozenset()) -> dict[str, Any]:
+               drop_rules: frozenset[str] = frozenset(), text_frames_only: bool = False) -> dict[str, Any]:
     """The Python verdict on a case: evidence.py's mapping, webscan.verdict's arithmetic.
-    `drop_rules`: findings of these rules are left out (evidence one runtime cannot produce)."""
+    `drop_rules`: findings of these rules are left out (evidence one runtime cannot produce);
+    `text_frames_only`: binary socket frames are left out (the extension's hook hands over
+    only their size)."""
+    if text_frames_only:
+        case = {**case, "frames": [f for f in case.get("frames", []) if not f.get("binary")]}
     obs = observation_from_case(case, root)
     analysis = observation_to_analysis(obs, engines, static=False)
     analysis.findings = [f for f in analysis.findings if f.rule not in drop_rules]
