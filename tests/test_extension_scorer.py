@@ -40,6 +40,11 @@ for (const cats of input.scores) {
   const v = S.judge(fs_, c.verdict);
   out.scores.push([v.score, v.label]);
 }
+out.cycles = {};
+for (const [name, frames] of input.cycles || []) {
+  const cy = S.findCycle(frames, c.runtime.jobshare);
+  out.cycles[name] = cy && [cy.jobs, cy.shares, cy.framing, cy.first_job_t, cy.last_share_t];
+}
 if (input.feed) {
   const conv = S.fromFeed(input.feed, doc);
   out.feed = { ...conv, source: "bundled" };
@@ -90,6 +95,31 @@ def test_wasm_facts_rules_and_nonce_loops_match_the_python_engine(node_run, scan
         flagged += any(r.startswith("wasm.pow.") for r in js["rules"])
     assert flagged >= 3  # the miners are there, so agreement is not agreement on nothing
     assert searched >= 4  # and so are nonce loops
+
+
+def test_the_job_share_cycle_is_found_like_the_python_recogniser(node_run):
+    """scorer.js's port of webscan/net/jobshare.py on tests/test_jobshare.py's text sequences:
+    pool sessions (recorded socket.io, renamed JSON, a chat without its echo) and look-alikes
+    (a chat echoing hex ids, checksummed uploads, plain chat, results answering no job) get the
+    same answer."""
+    from test_jobshare import (chat_echo_frames, chat_without_echo, plain_chat_frames, record_socketio,
+                               renamed_json_frames, upload_frames)
+    from webscan.net.jobshare import Frame, find_cycle
+
+    seqs = {"socketio": record_socketio()[0], "renamed": renamed_json_frames(), "chat-echo": chat_echo_frames(),
+            "chat-no-echo": chat_without_echo(chat_echo_frames()), "upload": upload_frames(), "chat": plain_chat_frames(),
+            # results that answer no job (no value of a job echoed beside them): not shares
+            "answers-no-job": [Frame(f.direction, f.data.replace('"wid": "q7"', '"wid": "zz"'), f.ts)
+                               if f.direction == "sent" else f for f in renamed_json_frames()]}
+    got = node_run({"wasm": [], "protocol": [], "scores": [], "cycles": [
+        [name, [{"dir": f.direction, "data": f.data, "t": f.ts} for f in frames]] for name, frames in seqs.items()]})["cycles"]
+    found = 0
+    for name, frames in seqs.items():
+        py = find_cycle(frames)
+        want = py and [py.jobs, py.shares, py.framing, pytest.approx(py.first_job_ts), pytest.approx(py.last_share_ts)]
+        assert got[name] == want, name
+        found += py is not None
+    assert 0 < found < len(seqs)  # both answers occur
 
 
 def test_protocol_samples_match_like_the_python_matcher(node_run, sigs):

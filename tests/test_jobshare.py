@@ -93,7 +93,7 @@ def test_socketio_pool_session_is_a_cycle():
     assert "$[1].n" in cycle.describe() and "$[1].h" in cycle.describe()
 
 
-def test_renamed_json_fields_and_line_delimited_frames():
+def renamed_json_frames() -> list[Frame]:
     blob = hashlib.sha256(b"job").hexdigest() * 2 + "00000000"
     frames = [Frame("sent", '{"cmd":"hi","who":"w1"}'),
               Frame("received", json.dumps({"cmd": "w", "data": {"header": blob, "diff": 5000, "wid": "q7"}}) + "\n")]
@@ -101,7 +101,11 @@ def test_renamed_json_fields_and_line_delimited_frames():
         frames.append(Frame("sent", json.dumps({"cmd": "r", "wid": "q7", "nonceHex": f"{i * 977:08x}",
                                                 "digest": hashlib.sha256(bytes([i])).hexdigest()})))
         frames.append(Frame("received", '{"cmd":"good"}\n{"cmd":"stats","n":%d}' % (i + 1)))
-    cycle = find_cycle(frames)
+    return frames
+
+
+def test_renamed_json_fields_and_line_delimited_frames():
+    cycle = find_cycle(renamed_json_frames())
     assert cycle is not None and cycle.shares == 3 and cycle.framing == "json"
 
 
@@ -121,7 +125,7 @@ def frames_received(frames: list[Frame]) -> list[str | bytes]:
     return [f.data for f in frames if f.direction == "received"]
 
 
-def test_chat_that_echoes_hex_ids_is_not_a_cycle():
+def chat_echo_frames() -> list[Frame]:
     """Messages out with a 64-hex id and a 16-hex nonce, messages in with fresh 64-hex ids,
     timestamps and short hex: every part of the shape but the echo of the ids."""
     frames = [Frame("sent", '{"op":"join","room":"general","user":"dana"}'),
@@ -134,20 +138,35 @@ def test_chat_that_echoes_hex_ids_is_not_a_cycle():
                                                 "nonce": f"{i:016x}", "text": "hello"})))
         frames.append(Frame("received", json.dumps({"op": "said", "id": mid, "from": "dana", "text": "hello",
                                                     "room": "general", "ts": 1765000000 + i, "ver": "0a1b2c3d"})))
+    return frames
+
+
+def chat_without_echo(frames: list[Frame]) -> list[Frame]:
+    return [f for f in frames if not (f.direction == "received" and '"from": "dana"' in str(f.data))]
+
+
+def test_chat_that_echoes_hex_ids_is_not_a_cycle():
+    frames = chat_echo_frames()
     assert find_cycle(frames) is None
     # the control: without the echo the same traffic IS shaped like a pool, so the echo decides
-    no_echo = [f for f in frames if not (f.direction == "received" and '"from": "dana"' in str(f.data))]
-    assert find_cycle(no_echo) is not None
+    assert find_cycle(chat_without_echo(frames)) is not None
 
 
-def test_upload_checksums_and_plain_chat_are_not_cycles():
+def upload_frames() -> list[Frame]:
     upload = [Frame("received", '{"upload":"u1","next":0}')]
     for i in range(5):
         upload.append(Frame("sent", json.dumps({"upload": "u1", "chunk": i, "sha256": hashlib.sha256(bytes([i])).hexdigest()})))
         upload.append(Frame("received", json.dumps({"upload": "u1", "next": i + 1})))
-    assert find_cycle(upload) is None
-    chat = [Frame("sent", '42["message",{"text":"hi"}]'), Frame("received", '42["message",{"from":"bot","text":"hi"}]')] * 5
-    assert find_cycle(chat) is None
+    return upload
+
+
+def plain_chat_frames() -> list[Frame]:
+    return [Frame("sent", '42["message",{"text":"hi"}]'), Frame("received", '42["message",{"from":"bot","text":"hi"}]')] * 5
+
+
+def test_upload_checksums_and_plain_chat_are_not_cycles():
+    assert find_cycle(upload_frames()) is None
+    assert find_cycle(plain_chat_frames()) is None
 
 
 def test_binary_game_sync_is_not_a_cycle():
