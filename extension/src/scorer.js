@@ -250,14 +250,14 @@ export function matchMessage(c, obj) {
   return hits.concat(c.sessions.filter((r) => r.all_of.every((id) => ids.has(id))));
 }
 
-function protocolFindings(c, frames, out) {
+function protocolFindings(c, frames, out, valuesOf) {
   const byConn = new Map();
   for (const f of frames.slice(0, MAX_FRAMES_PARSED)) push(byConn, f.url, f);
   let jobs = 0, submits = 0;
   for (const [url, list] of byConn) {
     const hits = new Map();  // rule id -> [rule, count, first frame]
     for (const f of list) {
-      for (const obj of decodeFrame(f.data)) {
+      for (const obj of valuesOf(f)) {
         const kinds = new Set();
         for (const r of matchMessage(c, obj)) {
           kinds.add(r.message);
@@ -317,11 +317,11 @@ function leaves(obj, J) {
   return out;
 }
 
-function jobshareMessages(frames, J) {
+function jobshareMessages(frames, J, valuesOf) {
   const out = [];
   frames.slice(0, J.max_frames).forEach((f) => {
     const text = String(f.data).trim(), framing = /^\d+(?=[[{])/.test(text) ? "socket.io" : "json";
-    const found = decodeFrame(f.data).flatMap((v) => leaves(v, J));
+    const found = valuesOf(f).flatMap((v) => leaves(v, J));
     if (found.length) out.push({ dir: f.dir, t: f.t || 0, framing, raw: String(f.data), leaves: found });
   });
   return out;
@@ -338,8 +338,8 @@ function jsonShare(m, jobs, received, J) {
 }
 
 /** The job/share cycle on one connection's text frames ({dir, data, t}, in order), or null. */
-export function findCycle(frames, J) {
-  const msgs = jobshareMessages(frames, J);
+export function findCycle(frames, J, valuesOf = (f) => decodeFrame(f.data)) {
+  const msgs = jobshareMessages(frames, J, valuesOf);
   const received = new Set();
   for (const m of msgs) if (m.dir !== "sent") for (const [, v] of m.leaves) received.add(lowerStr(v));
   let jobs = [], jobCount = 0, firstJob = 0;
@@ -391,11 +391,11 @@ export function cpuShareBetween(samples, from, end, a, b) {
 }
 
 /** evidence.py's _jobshare: a cycle per connection, with the page's CPU between its first job and last share. */
-function jobshareFindings(c, obs, out) {
+function jobshareFindings(c, obs, out, valuesOf) {
   const J = c.runtime.jobshare, byConn = new Map();
   for (const f of obs.frames.slice(0, MAX_FRAMES_PARSED)) push(byConn, f.socket || f.url, f);
   for (const frames of byConn.values()) {
-    const cycle = findCycle(frames, J);
+    const cycle = findCycle(frames, J, valuesOf);
     if (!cycle) continue;
     const cpu = obs.cpuSamples ? cpuShareBetween(obs.cpuSamples, obs.cpuFrom || 0, obs.cpuEnd ?? null, cycle.first_job_t, cycle.last_share_t) : 0;
     const id = cpu >= c.runtime.multicore_share ? "runtime.pool.job-share-cpu" : "runtime.pool.job-share";
@@ -495,7 +495,9 @@ export function hashLoopFindings(c, calls, mods, cpuShare, windowS, page, out) {
  */
 export function judgeTab(c, obs) {
   const findings = [];
-  const { jobs, submits } = protocolFindings(c, obs.frames, findings);
+  const parsed = new Map();  // frame -> its JSON values: decoded once per evaluation, for both readers
+  const valuesOf = (f) => { let v = parsed.get(f); if (!v) { v = decodeFrame(f.data); parsed.set(f, v); } return v; };
+  const { jobs, submits } = protocolFindings(c, obs.frames, findings, valuesOf);
   for (const m of obs.wasm) {
     findings.push(...m.findings);
     const ctx = `captured at runtime: ${m.api} in ${m.realm} ${m.where}; sha256 ${m.sha256.slice(0, 16)}`;
@@ -534,7 +536,7 @@ export function judgeTab(c, obs) {
   }
   const cpu = obs.cpu;
   hashLoopFindings(c, obs.calls || [], obs.wasm, cpu.share ?? cpu.mean, obs.window_s ?? c.runtime.cpu_window_s, obs.url, findings);
-  jobshareFindings(c, obs, findings);
+  jobshareFindings(c, obs, findings, valuesOf);
   if (cpu.sustained) {
     findings.push(runtimeFinding(c, "runtime.cpu.sustained", location(obs.url, { context: "busy time reported by the page's threads, workers included" }),
       `${c.runtime.rules["runtime.cpu.sustained"].description} ${cpu.seconds.toFixed(1)} CPU s over ${cpu.window_s.toFixed(1)} s: ` +
